@@ -1,0 +1,42 @@
+"""Run every bench/bench_*.py, gather their JSON into bench/results.json and a table in bench/results.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--python", default=sys.executable, help="interpreter with qfin and the peers installed")
+    args = parser.parse_args()
+
+    results, failed = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for script in sorted(HERE.glob("bench_*.py")):
+            out = Path(tmp) / f"{script.stem}.json"
+            print(f"== {script.name}", flush=True)
+            run = subprocess.run([args.python, str(script), "--json", str(out)])
+            if run.returncode != 0 or not out.exists():
+                failed.append(script.name)
+                continue
+            results.append(json.loads(out.read_text()))
+
+    (HERE / "results.json").write_text(json.dumps(results, indent=2))
+    lines = ["| benchmark | qfin (s) | peer | peer (s) | peer / qfin |", "|---|---|---|---|---|"]
+    lines += [f"| {r['name']} | {r['qfin_s']:.4f} | {r['peer']} | {r['peer_s']:.4f} | {r['ratio']:.2f} |"
+              for r in results]
+    (HERE / "results.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)}")
+
+
+if __name__ == "__main__":
+    main()

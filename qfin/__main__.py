@@ -1,0 +1,5 @@
+"""`python -m qfin` is the `qfin` command."""
+
+from qfin.cli import main
+
+main()

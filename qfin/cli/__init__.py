@@ -1,0 +1,49 @@
+"""The `qfin` command: parses arguments, calls the library, prints. Nothing imports this module.
+
+Sub-command groups live in their own modules (`_data.py`, ...). Library imports happen inside the
+commands so that `qfin --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from qfin import __version__
+from qfin.cli._data import data_app
+from qfin.errors import QfinError
+
+app = typer.Typer(
+    name="qfin",
+    help="qfin: quantitative-finance RL and risk-modelling toolkit.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(data_app, name="data")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"qfin {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.",
+                                 callback=_print_version, is_eager=True),
+) -> None:
+    """qfin: quantitative-finance RL and risk-modelling toolkit."""
+
+
+def main() -> None:
+    """Console-script entry: run the app, turning qfin errors into a message and exit code 1."""
+    try:
+        app()
+    except QfinError as err:
+        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(err))}")
+        sys.exit(1)
