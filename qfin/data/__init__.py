@@ -1,0 +1,34 @@
+"""qfin's data layer: schemas and validation, CSV/Parquet I/O, shipped real datasets, time splits.
+
+Synthetic markets live in the subpackage ``qfin.data.simulate`` (imported on its own).
+"""
+
+from ._datasets import DatasetInfo, dataset_info, import_bars, list_datasets, load_dataset, qfin_home
+from ._io import atomic_path, read_bars, read_prices, to_prices, write_parquet
+from ._schemas import BARS_COLUMNS, BARS_SCHEMA, PRICE_FIELDS
+from ._splits import Fold, TimeSplit, time_split, walk_forward_folds
+from ._validation import TIMESTAMP_FORMATS, validate_bars, validate_prices
+
+__all__ = [
+    "BARS_COLUMNS",
+    "BARS_SCHEMA",
+    "PRICE_FIELDS",
+    "TIMESTAMP_FORMATS",
+    "DatasetInfo",
+    "Fold",
+    "TimeSplit",
+    "atomic_path",
+    "dataset_info",
+    "import_bars",
+    "list_datasets",
+    "load_dataset",
+    "qfin_home",
+    "read_bars",
+    "read_prices",
+    "time_split",
+    "to_prices",
+    "validate_bars",
+    "validate_prices",
+    "walk_forward_folds",
+    "write_parquet",
+]

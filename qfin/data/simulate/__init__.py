@@ -1,0 +1,28 @@
+"""Synthetic markets: seeded, vectorised simulators returning float64 price paths ``[n_paths, n_steps + 1]``.
+
+- :func:`gbm`: geometric Brownian motion (exact log-normal steps).
+- :func:`heston`: Heston stochastic volatility, Andersen's QE-M scheme or full-truncation Euler;
+  :class:`HestonParams` holds its five parameters.
+- :func:`garch`: GARCH(1,1) log-returns with normal or Student-t innovations.
+- :func:`merton_jump`: Merton jump-diffusion (exact steps).
+- :func:`regime_switching`: Markov regime-switching GBM; :func:`stationary_distribution` of its chain.
+
+Column 0 of every price array is ``s0``; time is in years with ``dt = maturity / n_steps`` (GARCH counts
+periods). Randomness comes only from ``seed`` (an int or a ``numpy.random.Generator``).
+"""
+
+from ._garch import garch
+from ._gbm import gbm
+from ._heston import HestonParams, heston
+from ._jumps import merton_jump
+from ._regimes import regime_switching, stationary_distribution
+
+__all__ = [
+    "HestonParams",
+    "garch",
+    "gbm",
+    "heston",
+    "merton_jump",
+    "regime_switching",
+    "stationary_distribution",
+]
