@@ -121,12 +121,14 @@ class SignalsRun:
 
     equity : [T, K] value at each close. position : [T, K] shares held at each close.
     trades : [K] number of fills per column. costs : [K] total fees paid per column.
+    turnover : [K] sum over fills of traded value / portfolio value at the fill.
     """
 
     equity: np.ndarray
     position: np.ndarray
     trades: np.ndarray
     costs: np.ndarray
+    turnover: np.ndarray
 
 
 def run_signals(close: np.ndarray, exposure: np.ndarray, *, open_: np.ndarray | None = None,
@@ -160,20 +162,23 @@ def run_signals(close: np.ndarray, exposure: np.ndarray, *, open_: np.ndarray | 
     cash_at[0], shares_at[0] = initial_cash, 0.0
     trades = np.zeros(n_cols, dtype=np.int64)
     costs = np.zeros(n_cols)
+    turnover = np.zeros(n_cols)
     # A Python loop over fills only (tens per column), on scalars: cheaper than any per-bar vector pass.
     for col in range(n_cols):
-        cash, shares, fees_paid, n_fills = float(initial_cash), 0.0, 0.0, 0
+        cash, shares, fees_paid, n_fills, traded = float(initial_cash), 0.0, 0.0, 0, 0.0
         for bar in np.flatnonzero(changed[:, col]):
             fill_bar = bar + shift
             if fill_bar >= n_bars:
                 break
             price = fill_prices[fill_bar]
             target = exposure[bar, col]
+            value = cash + shares * price
             if shares != 0.0:  # close the open position first
                 proceeds = shares * price  # negative for a short: buying it back costs cash
                 fee_paid = abs(proceeds) * fee
                 cash += proceeds - fee_paid
                 fees_paid += fee_paid
+                traded += abs(proceeds) / value
                 shares = 0.0
                 n_fills += 1
             if target != 0.0:
@@ -183,16 +188,17 @@ def run_signals(close: np.ndarray, exposure: np.ndarray, *, open_: np.ndarray | 
                 fee_paid = notional * fee
                 cash += -np.sign(target) * notional - fee_paid
                 fees_paid += fee_paid
+                traded += notional / value
                 shares = np.sign(target) * size
                 n_fills += 1
             cash_at[fill_bar, col], shares_at[fill_bar, col] = cash, shares
-        trades[col], costs[col] = n_fills, fees_paid
+        trades[col], costs[col], turnover[col] = n_fills, fees_paid, traded
     cash_at = _forward_fill(cash_at)
     shares_at = _forward_fill(shares_at)
     equity = cash_at + shares_at * close[:, None]
     if single:
-        return SignalsRun(equity[:, 0], shares_at[:, 0], trades, costs)
-    return SignalsRun(equity, shares_at, trades, costs)
+        return SignalsRun(equity[:, 0], shares_at[:, 0], trades, costs, turnover)
+    return SignalsRun(equity, shares_at, trades, costs, turnover)
 
 
 def _forward_fill(values: np.ndarray) -> np.ndarray:

@@ -13,7 +13,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from qfin import __version__
+from qfin.cli._backtest import backtest_command
 from qfin.cli._data import data_app
+from qfin.cli._sweep import sweep_command
 from qfin.errors import QfinError
 
 app = typer.Typer(
@@ -24,6 +26,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(data_app, name="data")
+app.command("backtest")(backtest_command)
+app.command("sweep")(sweep_command)
 
 
 def _print_version(value: bool) -> None:

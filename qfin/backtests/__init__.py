@@ -1,0 +1,38 @@
+"""Backtests: the engine, strategies, specs, reports and sweeps (`qfin backtest`, `qfin sweep`).
+
+Names are loaded on first use, so `import qfin.backtests._engine` (the numpy-only engine) stays cheap and a
+script that only simulates never pays for pydantic, skfolio or matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "Fees": "_engine", "SignalsRun": "_engine", "WeightsRun": "_engine", "run_signals": "_engine",
+    "run_weights": "_engine",
+    "METRIC_NAMES": "_metrics", "equity_metrics": "_metrics",
+    "BacktestResult": "_run", "StrategyRun": "_run", "load_market": "_run", "run_backtest": "_run",
+    "rebalance_bars": "_schedule",
+    "moving_average": "_signals", "sma_crossover_exposure": "_signals",
+    "BacktestSpec": "_spec", "load_spec": "_spec", "parse_spec": "_spec",
+    "STRATEGIES": "_strategies", "PolicyStrategy": "_strategies", "WeightStrategy": "_strategies",
+    "StrategyFitError": "_strategies", "StrategyOutputError": "_strategies",
+    "StrategyFallbackWarning": "_strategies",
+    "SweepResult": "_sweep", "parse_grid": "_sweep", "run_sweep": "_sweep",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'qfin.backtests' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"qfin.backtests.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

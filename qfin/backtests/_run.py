@@ -1,0 +1,293 @@
+"""Run a backtest spec: load prices, decide targets, simulate, score, and write the outputs atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qfin.backtests._engine import Fees, run_signals, run_weights
+from qfin.backtests._metrics import equity_metrics
+from qfin.backtests._output import staged_output, strict_json
+from qfin.backtests._schedule import rebalance_bars
+from qfin.backtests._signals import sma_crossover_exposure
+from qfin.backtests._spec import BacktestSpec, StrategySpec, load_spec, parse_spec
+from qfin.backtests._strategies import STRATEGIES
+from qfin.errors import QfinError, SpecError
+
+__all__ = ["BacktestResult", "MarketData", "SmaGrid", "StrategyRun", "evaluation_period", "load_market",
+           "run_backtest", "run_sma_grid", "SIGNAL_STRATEGIES"]
+
+SIGNAL_STRATEGIES = ("sma_crossover",)
+OUTPUT_MARKER = "metrics.json"
+
+
+@dataclass(frozen=True)
+class MarketData:
+    """Aligned price arrays: ``close`` and (for bars) ``open`` [T, N], float64, with their timestamps and assets."""
+
+    timestamps: np.ndarray
+    assets: list[str]
+    close: np.ndarray
+    open: np.ndarray | None
+    source: str
+
+
+@dataclass(frozen=True)
+class StrategyRun:
+    """One strategy's path over the evaluation period."""
+
+    name: str
+    kind: str
+    equity: np.ndarray
+    weights: np.ndarray | None
+    n_trades: int
+    costs: float
+    traded_fraction: float
+
+
+@dataclass
+class BacktestResult:
+    """What :func:`run_backtest` returns: the runs, their metrics and how they were produced."""
+
+    spec: BacktestSpec
+    timestamps: np.ndarray
+    assets: list[str]
+    runs: dict[str, StrategyRun]
+    metrics: dict[str, dict[str, float]]
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def equity_frame(self):
+        """A polars frame: ``timestamp`` plus one column of portfolio value per strategy."""
+        import polars as pl
+
+        columns = {"timestamp": pl.Series("timestamp", self.timestamps.astype("datetime64[us]"))}
+        columns.update({name: pl.Series(name, run.equity) for name, run in self.runs.items()})
+        return pl.DataFrame(columns)
+
+    def write(self, out_dir: str | Path) -> Path:
+        """Write metrics.json, equity.parquet and the report into ``out_dir``, all or nothing.
+
+        Everything is written into a temporary sibling folder that replaces ``out_dir`` only when complete. An
+        existing ``out_dir`` is replaced only if it holds a previous qfin run (a metrics.json) or is empty.
+        Non-finite metrics (a Sharpe of a flat curve) are written as null.
+        """
+        with staged_output(out_dir, OUTPUT_MARKER) as staging:
+            self.equity_frame().write_parquet(staging / "equity.parquet")
+            if self.spec.report.plots:
+                from qfin.backtests._report import write_report
+
+                write_report(staging, title=self.spec.name, timestamps=self.timestamps,
+                             equity={n: r.equity for n, r in self.runs.items()},
+                             weights={n: r.weights for n, r in self.runs.items() if r.weights is not None},
+                             assets=self.assets, metrics=self.metrics, notes=self.notes,
+                             rolling_window=self.spec.report.rolling_window,
+                             periods_per_year=self.spec.periods_per_year)
+            (staging / OUTPUT_MARKER).write_text(strict_json(self.metrics))
+        return out_dir
+
+
+def load_market(spec: BacktestSpec) -> MarketData:
+    """Load the spec's data as aligned close (and open) arrays, restricted to ``data.assets`` when given."""
+    from qfin.data import dataset_info, load_dataset, read_bars, read_prices, to_prices
+
+    data = spec.data
+    if data.dataset is not None:
+        frame, kind, source = load_dataset(data.dataset), dataset_info(data.dataset).kind, data.dataset
+        if kind == "table":
+            raise SpecError(f"data.dataset {data.dataset!r} is a table, not prices; use a bars or prices dataset")
+    else:
+        source = str(data.path)
+        try:
+            frame, kind = read_bars(data.path), "bars"
+        except QfinError as err:
+            if getattr(err, "rule", None) != "missing_columns":
+                raise
+            frame, kind = read_prices(data.path), "prices"
+    if kind == "bars":
+        close_frame = to_prices(frame, field="close", how="inner")
+        open_frame = to_prices(frame, field="open", how="inner")
+    else:
+        close_frame, open_frame = frame, None
+    assets = [c for c in close_frame.columns if c != "timestamp"]
+    if data.assets is not None:
+        unknown = [a for a in data.assets if a not in assets]
+        if unknown:
+            raise SpecError(f"data.assets: {', '.join(unknown)} not in {source}; available: {', '.join(assets)}")
+        assets = list(data.assets)
+    timestamps = close_frame["timestamp"].to_numpy().astype("datetime64[us]")
+    close = close_frame.select(assets).to_numpy().astype(np.float64)
+    open_ = open_frame.select(assets).to_numpy().astype(np.float64) if open_frame is not None else None
+    return MarketData(timestamps, assets, close, open_, source)
+
+
+def evaluation_period(market: MarketData, spec: BacktestSpec) -> tuple[int, int]:
+    """First and last bar (inclusive) of the evaluation period."""
+    ts = market.timestamps
+    start = np.datetime64(spec.data.start, "us") if spec.data.start else ts[0]
+    end = np.datetime64(spec.data.end + dt.timedelta(days=1), "us") if spec.data.end else ts[-1] + 1
+    first = int(np.searchsorted(ts, start, side="left"))
+    last = int(np.searchsorted(ts, end, side="left")) - 1
+    if last - first < 1:
+        raise SpecError(f"data: no more than one bar of {market.source} between {spec.data.start} and "
+                        f"{spec.data.end} (data spans {ts[0].astype('M8[D]')} .. {ts[-1].astype('M8[D]')})")
+    return first, last
+
+
+def _build_weight_strategy(item: StrategySpec):
+    try:
+        cls = STRATEGIES[item.kind]
+    except KeyError:
+        known = ", ".join([*sorted(STRATEGIES), *SIGNAL_STRATEGIES])
+        raise SpecError(f"strategies: unknown kind {item.kind!r}; known kinds: {known}") from None
+    try:
+        return cls(name=item.label, **item.params)
+    except TypeError as err:
+        raise SpecError(f"strategy {item.label!r} ({item.kind}): {err}") from None
+
+
+def run_backtest(spec: BacktestSpec | dict[str, Any] | str | Path, out_dir: str | Path | None = None,
+                 progress: bool = True) -> BacktestResult:
+    """Run every strategy of ``spec`` on the same dates, costs and execution; optionally write the outputs.
+
+    ``spec`` is a :class:`BacktestSpec`, a dict of its keys, or a path to a TOML file. Weight strategies are
+    invested at the first bar of the period and rebalanced at the last bar of each ``rebalance`` period;
+    signal strategies trade whenever their signal changes. With ``out_dir`` the outputs are written (see
+    :meth:`BacktestResult.write`).
+    """
+    if isinstance(spec, (str, Path)):
+        spec = load_spec(spec)
+    elif isinstance(spec, dict):
+        spec = parse_spec(spec)
+    market = load_market(spec)
+    if spec.execution == "next_open" and market.open is None:
+        raise SpecError(f"execution = 'next_open' needs open prices; {market.source} has closes only "
+                        "(use execution = 'close' or a bars dataset)")
+    first, last = evaluation_period(market, spec)
+    close = market.close[: last + 1]
+    open_ = market.open[: last + 1] if market.open is not None else None
+    weight_items = [s for s in spec.strategies if s.kind not in SIGNAL_STRATEGIES]
+    signal_items = [s for s in spec.strategies if s.kind in SIGNAL_STRATEGIES]
+    strategies = [_build_weight_strategy(item) for item in weight_items]
+    for strategy in strategies:
+        if strategy.lookback > first:
+            raise SpecError(f"strategy {strategy.name!r}: lookback {strategy.lookback} bars is longer than the "
+                            f"{first} bars of {market.source} before the period starts "
+                            f"({market.timestamps[first].astype('M8[D]')}); start later or shorten the lookback")
+
+    local = rebalance_bars(market.timestamps[first: last + 1], spec.rebalance)
+    decisions = np.unique(np.concatenate(([0], local))) + first
+    costs = spec.costs  # `buy` / `sell` override `fee` for their side
+    fees = Fees(buy=costs.fee if costs.buy is None else costs.buy, sell=costs.fee if costs.sell is None else costs.sell,
+                slippage=costs.slippage, fixed=costs.fixed, method=costs.method)
+
+    runs: dict[str, StrategyRun] = {}
+    with _DecisionProgress(progress, sum(1 if not getattr(st, "rebalances", True) else len(decisions)
+                                         for st in strategies)) as tick:
+        for strategy in strategies:
+            bars = decisions if getattr(strategy, "rebalances", True) else decisions[:1]
+            targets = strategy.decide(close, bars, progress=tick, timestamps=market.timestamps)
+            run = run_weights(close[first:], bars - first, targets,
+                              open_=None if open_ is None else open_[first:], execution=spec.execution, fees=fees,
+                              initial_cash=spec.initial_cash)
+            runs[strategy.name] = StrategyRun(strategy.name, "weights", run.equity, run.weights,
+                                              len(run.trade_bars), float(run.costs.sum()), float(run.turnover.sum()))
+    for item in signal_items:
+        runs[item.label] = _run_signal(item, market, first, last, spec)
+
+    metrics = {name: equity_metrics(run.equity, run.traded_fraction, spec.periods_per_year)
+               for name, run in runs.items()}
+    timestamps = market.timestamps[first: last + 1]
+    notes = {
+        "data": f"{market.source}: {len(market.assets)} assets, {timestamps[0].astype('M8[D]')} .. "
+                f"{timestamps[-1].astype('M8[D]')} ({len(timestamps)} bars)",
+        "execution": ("decisions at each bar's close, filled at that close" if spec.execution == "close" else
+                      "decisions at each bar's close, filled at the next bar's open"),
+        "rebalance": f"{spec.rebalance} (weight strategies invest at the first bar, then rebalance at period ends)",
+        "costs": (f"fees buy {fees.buy:.4%} / sell {fees.sell:.4%} of traded value, slippage {fees.slippage:.4%}, "
+                  f"fixed {fees.fixed:g} per asset traded; {fees.method} cost model"),
+        "initial cash": f"{spec.initial_cash:,.2f}",
+    }
+    result = BacktestResult(spec, timestamps, market.assets, runs, metrics, notes)
+    if out_dir is not None:
+        result.write(out_dir)
+    return result
+
+
+_SIGNAL_KEYS = {"fast", "slow", "long_short", "integer_shares", "asset"}
+
+
+@dataclass(frozen=True)
+class SmaGrid:
+    """SMA crossover runs, one column per (fast, slow) pair, on one asset over the evaluation period."""
+
+    fast: np.ndarray
+    slow: np.ndarray
+    run: Any  # SignalsRun with [T, K] arrays
+
+
+def run_sma_grid(label: str, params: dict[str, Any], fast: np.ndarray, slow: np.ndarray, market: MarketData,
+                 first: int, last: int, spec: BacktestSpec) -> SmaGrid:
+    """Run SMA crossover columns for every (fast[k], slow[k]) in one vectorised pass (also serves sweeps)."""
+    unknown = sorted(set(params) - _SIGNAL_KEYS)
+    if unknown:
+        raise SpecError(f"strategy {label!r} (sma_crossover): unknown key(s) {', '.join(unknown)}; "
+                        f"allowed: {', '.join(sorted(_SIGNAL_KEYS))}")
+    costs = spec.costs
+    if costs.buy is not None or costs.sell is not None or costs.slippage or costs.fixed:
+        raise SpecError(f"strategy {label!r} (sma_crossover) takes costs.fee only "
+                        "(one rate on traded value at each fill)")
+    asset = params.get("asset", market.assets[0] if len(market.assets) == 1 else None)
+    if asset not in market.assets:
+        raise SpecError(f"strategy {label!r}: set asset = one of {', '.join(market.assets)}")
+    fast, slow = np.asarray(fast, dtype=np.int64), np.asarray(slow, dtype=np.int64)
+    bad = (fast < 1) | (fast >= slow)
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise SpecError(f"strategy {label!r}: need 1 <= fast < slow, got fast={fast[k]}, slow={slow[k]}")
+    if slow.max() > first + 1:
+        raise SpecError(f"strategy {label!r}: slow window {slow.max()} bars is longer than the {first + 1} bars of "
+                        f"{market.source} up to the period start; start later or shorten it")
+    j = market.assets.index(asset)
+    close = market.close[: last + 1, j]
+    exposure = sma_crossover_exposure(close, fast, slow, long_short=bool(params.get("long_short", False)))
+    # A position the signal already holds at the period start is entered at the first bar.
+    open_ = None if market.open is None else market.open[first: last + 1, j]
+    run = run_signals(close[first:], exposure[first:], open_=open_, execution=spec.execution, fee=costs.fee,
+                      integer_shares=bool(params.get("integer_shares", False)), initial_cash=spec.initial_cash)
+    return SmaGrid(fast, slow, run)
+
+
+def _run_signal(item: StrategySpec, market: MarketData, first: int, last: int, spec: BacktestSpec) -> StrategyRun:
+    params = item.params
+    grid = run_sma_grid(item.label, params, np.array([int(params.get("fast", 10))]),
+                        np.array([int(params.get("slow", 30))]), market, first, last, spec)
+    run = grid.run
+    return StrategyRun(item.label, "signal", run.equity[:, 0], None, int(run.trades[0]), float(run.costs[0]),
+                       float(run.turnover[0]))
+
+
+class _DecisionProgress:
+    """A rich progress bar over all strategy decisions (optimiser fits); a no-op when disabled."""
+
+    def __init__(self, enabled: bool, total: int) -> None:
+        self.enabled, self.total, self._bar = enabled, total, None
+
+    def __enter__(self):
+        if not self.enabled or self.total == 0:
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(TextColumn("fitting strategies"), BarColumn(), MofNCompleteColumn(),
+                             TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+        self._bar.__enter__()
+        task = self._bar.add_task("fit", total=self.total)
+        return lambda *_: self._bar.advance(task)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)

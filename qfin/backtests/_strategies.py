@@ -1,0 +1,455 @@
+"""Weight strategies: the classical portfolio baselines (fitted with skfolio) and a wrapper for any policy.
+
+A strategy turns a window of past simple returns into target weights with CASH AT INDEX 0. At a decision bar
+b, :meth:`WeightStrategy.decide` hands :meth:`WeightStrategy.target_weights` the ``lookback`` returns ending at
+b inclusive, r_t = close_t / close_{t-1} - 1 for t = b - lookback + 1 .. b, built from ``close[: b + 1]`` only,
+so nothing after bar b's close can reach the decision (DESIGN.md §4).
+
+The optimising baselines are skfolio estimators refitted on each window, with skfolio's default prior (the
+EmpiricalPrior: sample mean, sample covariance with ddof = 1) and the CLARABEL solver run to tight tolerances on
+an objective scaled to O(1) (a window where those are not met is solved again at skfolio's default tolerances):
+
+- ``inverse_volatility``: w_i ∝ 1 / sigma_i (skfolio ``InverseVolatility``).
+- ``min_variance``: min w' Σ w, sum w = 1, 0 <= w <= max_weight (``MeanRisk``, ``MINIMIZE_RISK``, variance);
+  Markowitz (1952).
+- ``max_sharpe``: max (mu' w - r_f) / sqrt(w' Σ w) on the same set (``MeanRisk``, ``MAXIMIZE_RATIO``, standard
+  deviation), made convex by the Charnes & Cooper (1962) change of variables (see Cornuejols & Tutuncu,
+  "Optimization Methods in Finance", 2007, ch. 8). Infeasible when no asset's mean beats r_f.
+- ``risk_parity``: equal risk contributions w_i (Σ w)_i (``RiskBudgeting``, variance); Maillard, Roncalli &
+  Teiletche (2010), "The properties of equally weighted risk contribution portfolios".
+- ``hrp``: hierarchical risk parity (``HierarchicalRiskParity``, variance); Lopez de Prado (2016), "Building
+  diversified portfolios that outperform out of sample".
+
+A fit that fails on a window (skfolio raises, the solver is infeasible, weights come back NaN) raises
+:class:`StrategyFitError` naming the strategy and the decision bar; with ``fallback="previous"`` the strategy
+instead keeps its previous target for that decision and emits a :class:`StrategyFallbackWarning` saying so.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from qfin.errors import DataValidationError, QfinError, SpecError
+
+__all__ = [
+    "STRATEGIES", "BuyAndHold", "EqualWeight", "HierarchicalRiskParity", "InverseVolatility", "MaximumSharpe",
+    "MinimumVariance", "PolicyStrategy", "RiskParity", "StrategyFallbackWarning", "StrategyFitError",
+    "StrategyOutputError", "WeightStrategy",
+]
+
+Fallback = Literal["raise", "previous"]
+
+_SUM_TOL = 1e-6  # allowed |sum(w) - 1| of a target before it is renormalised
+_NEGATIVE_TOL = 1e-8  # long-only solver round-off below zero that is clipped to zero
+# CLARABEL stopping tolerances for the convex fits. With the objective scaled to O(1) and the constraints by 10
+# (see _convex_options), tolerances 100 times tighter than CLARABEL's defaults give weights within ~1e-6 of the
+# optimum and risk contributions within ~1e-5 of each other on 20 stocks (skfolio's defaults leave weights ~1e-5
+# off and risk contributions ~1e-4 apart) at the same ~8 ms per fit. A window on which CLARABEL cannot reach
+# them ("almost solved", iteration limit, insufficient progress) is solved again at skfolio's default solver
+# settings; only if that also fails is the fit a failure (StrategyFitError). skfolio's "Solution may be
+# inaccurate" warning is silenced for the first attempt only, since that case is re-solved.
+_CLARABEL_PARAMS = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
+_INACCURATE_MESSAGE = "Solution may be inaccurate"
+_ACCEPTED_STATUS = ("optimal", "optimal_inaccurate")  # cvxpy's names for CLARABEL's Solved / AlmostSolved
+
+
+class StrategyFitError(QfinError):
+    """A strategy's fit failed on a window (solver error, infeasible problem, non-finite weights)."""
+
+
+class StrategyOutputError(QfinError):
+    """A strategy or policy returned weights of the wrong shape, non-finite, or not summing to one."""
+
+
+class StrategyFallbackWarning(UserWarning):
+    """A strategy built with ``fallback="previous"`` kept its previous target because a fit failed."""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeightStrategy(ABC):
+    """Base of the weight strategies.
+
+    Attributes
+    ----------
+    name : label of the strategy in reports (defaults to its kind).
+    lookback : bars of return history a decision needs (0 = none).
+    fallback : "raise" (default): a failed fit raises :class:`StrategyFitError`; "previous": keep the previous
+        target for that decision (the engine rebalances back to it) and warn. A failure at the first decision
+        always raises: there is no previous target to keep.
+    rebalances : class flag; False for strategies that trade only at their first decision (the runner then
+        passes only the first decision bar).
+    """
+
+    kind: ClassVar[str] = "weights"
+    rebalances: ClassVar[bool] = True
+    uses_history: ClassVar[bool] = True  # False: the targets ignore returns, so lookback must be 0
+    min_lookback: ClassVar[int] = 0  # smallest lookback the fit can work with
+
+    name: str = "weights"
+    lookback: int = 0
+    fallback: Fallback = "raise"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise SpecError(f"strategy ({self.kind}): name must be a non-empty string, got {self.name!r}")
+        where = f"strategy {self.name!r} ({self.kind})"
+        if not self.uses_history and self.lookback != 0:
+            raise SpecError(f"{where}: uses no return history, so it takes no lookback (got {self.lookback!r}); "
+                            "remove the lookback key")
+        if not _is_int(self.lookback) or self.lookback < self.min_lookback:
+            raise SpecError(f"{where}: lookback must be an integer number of bars >= {self.min_lookback}, "
+                            f"got {self.lookback!r}")
+        if self.fallback not in ("raise", "previous"):
+            raise SpecError(f"{where}: fallback must be 'raise' or 'previous', got {self.fallback!r}")
+        self._check_params(where)
+
+    def _check_params(self, where: str) -> None:
+        """Validate subclass parameters at construction; ``where`` names the strategy in messages."""
+
+    def _check_assets(self, n_assets: int, where: str) -> None:
+        """Validate parameters that depend on the number of assets N (checked once per :meth:`decide`)."""
+
+    @abstractmethod
+    def target_weights(self, returns: np.ndarray) -> np.ndarray:
+        """Target weights [N + 1], cash first, summing to one, from a [lookback, N] window of simple returns."""
+
+    def decide(self, close: np.ndarray, decision_bars: np.ndarray, progress: Callable[[], object] | None = None,
+               timestamps: np.ndarray | None = None) -> np.ndarray:
+        """Target weights at each decision bar, each from data up to and including that bar's close.
+
+        Parameters
+        ----------
+        close : [T, N] closing prices, positive and finite.
+        decision_bars : [R] strictly increasing bar indices, each >= ``lookback`` (a window needs
+            ``lookback`` returns, i.e. ``lookback + 1`` closes, ending at the bar).
+        progress : called with no argument once per decision (e.g. to advance a progress bar).
+        timestamps : optional [T] datetime64, used only to print dates in error messages.
+
+        Returns
+        -------
+        [R, N + 1] float64 targets, cash first, rows summing to one.
+        """
+        close, bars = self._check_inputs(close, decision_bars)
+        returns = close[1:] / close[:-1] - 1.0  # returns[t - 1] ends at bar t
+        targets = np.empty((len(bars), close.shape[1] + 1))
+        for k, bar in enumerate(bars):
+            window = returns[bar - self.lookback: bar]
+            try:
+                targets[k] = self.target_weights(window)
+            except StrategyFitError as err:
+                where = _where(self.name, k, bar, timestamps)
+                if self.fallback == "previous" and k > 0:
+                    warnings.warn(f"{where}: {err}; kept the previous target (fallback='previous')",
+                                  StrategyFallbackWarning, stacklevel=2)
+                    targets[k] = targets[k - 1]
+                elif self.fallback == "previous":
+                    raise StrategyFitError(f"{where}: {err} (no previous target to keep at the first "
+                                           "decision)") from err
+                else:
+                    raise StrategyFitError(f"{where}: {err}; build the strategy with fallback = 'previous' to "
+                                           "keep the previous target instead") from err
+            except StrategyOutputError as err:
+                raise StrategyOutputError(f"{_where(self.name, k, bar, timestamps)}: {err}") from err
+            if progress is not None:
+                progress()
+        return targets
+
+    def _check_inputs(self, close: np.ndarray, decision_bars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        where = f"strategy {self.name!r} ({self.kind})"
+        close = np.asarray(close, dtype=np.float64)
+        if close.ndim != 2 or close.shape[1] == 0:
+            raise SpecError(f"{where}: close must be a [T, N] array of prices with N >= 1, got shape {close.shape}")
+        bad = ~np.isfinite(close) | (close <= 0.0)
+        if bad.any():
+            rows = np.unique(np.nonzero(bad)[0])[:5].tolist()
+            raise DataValidationError(f"{where}: close prices must be positive and finite; bad rows {rows}",
+                                      rule="non_positive_price", column="close", rows=rows)
+        bars = np.asarray(decision_bars)
+        if bars.ndim != 1 or (len(bars) and not np.issubdtype(bars.dtype, np.integer)):
+            raise SpecError(f"{where}: decision_bars must be a 1-D array of integer bar indices, got "
+                            f"dtype {bars.dtype} with shape {bars.shape}")
+        bars = bars.astype(np.int64)
+        if len(bars) and (bars[0] < 0 or bars[-1] >= len(close) or np.any(np.diff(bars) <= 0)):
+            raise SpecError(f"{where}: decision_bars must be strictly increasing bar indices in "
+                            f"[0, {len(close) - 1}], got {bars[:5].tolist()}{' ...' if len(bars) > 5 else ''}")
+        if len(bars) and bars[0] < self.lookback:
+            raise SpecError(f"{where}: lookback {self.lookback} bars needs decisions at bar >= {self.lookback}, "
+                            f"but the first decision is at bar {bars[0]}; start later or shorten the lookback")
+        self._check_assets(close.shape[1], where)
+        return close, bars
+
+
+def _where(name: str, k: int, bar: int, timestamps: np.ndarray | None) -> str:
+    date = f", {np.asarray(timestamps)[bar].astype('M8[D]')}" if timestamps is not None else ""
+    return f"strategy {name!r} at decision {k} (bar {bar}{date})"
+
+
+def _with_cash(risky: np.ndarray, n_assets: int) -> np.ndarray:
+    """Validate [N] (cash 0 prepended) or [N + 1] weights and return [N + 1] float64 summing exactly to one."""
+    try:
+        weights = np.asarray(risky, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise StrategyOutputError(f"weights must be an array of numbers, got {type(risky).__name__}") from None
+    if weights.ndim != 1:
+        raise StrategyOutputError(f"weights must be 1-D ([N + 1] cash first or [N]), got shape {weights.shape}")
+    if len(weights) == n_assets:
+        weights = np.concatenate(([0.0], weights))
+    if len(weights) != n_assets + 1:
+        raise StrategyOutputError(f"weights have length {len(weights)}; expected {n_assets + 1} (cash first) "
+                                  f"or {n_assets} (risky assets only, cash 0)")
+    if not np.all(np.isfinite(weights)):
+        raise StrategyOutputError(f"weights are not all finite: {np.round(weights, 6).tolist()}")
+    total = weights.sum()
+    if abs(total - 1.0) > _SUM_TOL:
+        raise StrategyOutputError(f"weights sum to {total:.9g}, not 1 (tolerance {_SUM_TOL:g})")
+    return weights / total
+
+
+@dataclass(frozen=True, kw_only=True)
+class EqualWeight(WeightStrategy):
+    """1/N in every asset, rebalanced at every decision; no history used (DeMiguel, Garlappi & Uppal, 2009)."""
+
+    kind: ClassVar[str] = "equal_weight"
+    uses_history: ClassVar[bool] = False
+    name: str = "equal_weight"
+
+    def target_weights(self, returns: np.ndarray) -> np.ndarray:
+        n_assets = np.shape(returns)[1]
+        return np.concatenate(([0.0], np.full(n_assets, 1.0 / n_assets)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuyAndHold(EqualWeight):
+    """1/N bought at the first decision and then held (weights drift); ``rebalances = False``.
+
+    ``decide`` returns 1/N at every bar it is given; pass only the first decision bar to the engine.
+    """
+
+    kind: ClassVar[str] = "buy_and_hold"
+    rebalances: ClassVar[bool] = False
+    name: str = "buy_and_hold"
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _fit(estimator: Any, returns: np.ndarray, silence_inaccurate: bool) -> tuple[np.ndarray, str | None]:
+    """Fit a skfolio estimator; its weights [N] and the cvxpy status of its problem (None if it solves none)."""
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if silence_inaccurate:
+            warnings.filterwarnings("ignore", message=_INACCURATE_MESSAGE, category=UserWarning)
+        weights = np.asarray(estimator.fit(returns).weights_, dtype=np.float64)
+    problem = getattr(estimator, "problem_", None)  # kept by the convex estimators (save_problem=True)
+    return weights, None if problem is None else str(problem.status)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _SkfolioStrategy(WeightStrategy):
+    """A long-only, fully invested strategy refitted with a skfolio estimator on each window."""
+
+    min_lookback: ClassVar[int] = 2  # a sample covariance needs two observations
+    lookback: int = 252
+
+    @abstractmethod
+    def _estimator(self, returns: np.ndarray) -> Any:
+        """A fresh, unfitted skfolio estimator for the window ``returns`` [lookback, N]."""
+
+    def target_weights(self, returns: np.ndarray) -> np.ndarray:
+        """Fit the estimator on ``returns`` [lookback, N]; weights [N + 1] with cash 0 first."""
+        returns = np.asarray(returns, dtype=np.float64)
+        if returns.ndim != 2 or len(returns) < 2 or not np.all(np.isfinite(returns)):
+            raise StrategyOutputError(f"{self.kind} needs a finite [lookback >= 2, N] window of returns, "
+                                      f"got shape {returns.shape}")
+        estimator = self._estimator(returns)
+        estimator_name = type(estimator).__name__
+        convex = "solver_params" in estimator.get_params()
+        try:
+            weights, status = _fit(estimator, returns, silence_inaccurate=True)
+        except Exception as err:  # any skfolio / cvxpy / solver failure on this window
+            if not convex:
+                raise StrategyFitError(f"skfolio {estimator_name} failed: {_first_line(err)}") from err
+            status = "error"
+        if convex and status != "optimal":
+            # The tight tolerances were not met: solve again at skfolio's default ones (see _CLARABEL_PARAMS).
+            from sklearn.base import clone
+
+            try:
+                weights, status = _fit(clone(estimator).set_params(solver_params=None), returns,
+                                       silence_inaccurate=False)
+            except Exception as err:
+                raise StrategyFitError(f"skfolio {estimator_name} failed: {_first_line(err)}") from err
+            if status not in _ACCEPTED_STATUS:
+                raise StrategyFitError(f"skfolio {estimator_name}: solver CLARABEL stopped with status "
+                                       f"{status!r} before reaching its tolerances")
+        if weights.shape != (returns.shape[1],) or not np.all(np.isfinite(weights)):
+            raise StrategyFitError(f"skfolio {estimator_name} returned non-finite or misshaped weights "
+                                   f"{np.round(weights, 6).tolist()}")
+        if weights.min() < -_NEGATIVE_TOL or abs(weights.sum() - 1.0) > _SUM_TOL:
+            raise StrategyFitError(f"skfolio {estimator_name} returned weights outside the long-only budget "
+                                   f"(min {weights.min():.3g}, sum {weights.sum():.9g})")
+        weights = np.clip(weights, 0.0, None)  # solver round-off just below zero
+        return np.concatenate(([0.0], weights / weights.sum()))
+
+
+@dataclass(frozen=True, kw_only=True)
+class InverseVolatility(_SkfolioStrategy):
+    """w_i ∝ 1 / sigma_i with sigma_i the sample standard deviation of asset i over the window."""
+
+    kind: ClassVar[str] = "inverse_volatility"
+    name: str = "inverse_volatility"
+
+    def _estimator(self, returns: np.ndarray) -> Any:
+        from skfolio.optimization import InverseVolatility as SkInverseVolatility
+
+        return SkInverseVolatility()
+
+
+def _convex_options(returns: np.ndarray) -> dict[str, Any]:
+    """Solver settings for skfolio's convex estimators on this window.
+
+    The objective is scaled by 1 / (mean sample variance of the assets) so that it is O(1) whatever the bar
+    frequency; the solver's absolute tolerances then mean the same thing on daily and on monthly returns.
+    """
+    mean_variance = float(np.mean(np.var(returns, axis=0, ddof=1)))
+    scale = 1.0 / mean_variance if mean_variance > 0.0 else None  # zero variance: skfolio rejects the window
+    return {"scale_objective": scale, "scale_constraints": 10.0, "solver": "CLARABEL",
+            "solver_params": dict(_CLARABEL_PARAMS), "save_problem": True}
+
+
+def _check_max_weight(where: str, max_weight: Any) -> None:
+    if not _is_real(max_weight) or not 0.0 < max_weight <= 1.0:
+        raise SpecError(f"{where}: max_weight must be a number in (0, 1], got {max_weight!r}")
+
+
+def _check_budget_reachable(where: str, max_weight: float, n_assets: int) -> None:
+    if max_weight * n_assets < 1.0 - 1e-12:
+        raise SpecError(f"{where}: max_weight {max_weight:g} on {n_assets} assets cannot add up to a fully "
+                        f"invested portfolio; use max_weight >= 1/{n_assets} = {1.0 / n_assets:.6g}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MinimumVariance(_SkfolioStrategy):
+    """Minimum variance: min w' Σ w, sum w = 1, 0 <= w_i <= max_weight (needs max_weight * N >= 1)."""
+
+    kind: ClassVar[str] = "min_variance"
+    name: str = "min_variance"
+    max_weight: float = 1.0
+
+    def _check_params(self, where: str) -> None:
+        _check_max_weight(where, self.max_weight)
+
+    def _check_assets(self, n_assets: int, where: str) -> None:
+        _check_budget_reachable(where, self.max_weight, n_assets)
+
+    def _estimator(self, returns: np.ndarray) -> Any:
+        from skfolio.measures import RiskMeasure
+        from skfolio.optimization import MeanRisk, ObjectiveFunction
+
+        return MeanRisk(objective_function=ObjectiveFunction.MINIMIZE_RISK, risk_measure=RiskMeasure.VARIANCE,
+                        min_weights=0.0, max_weights=float(self.max_weight), **_convex_options(returns))
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaximumSharpe(_SkfolioStrategy):
+    """Maximum Sharpe ratio: max (mu' w - r_f) / sqrt(w' Σ w), sum w = 1, 0 <= w_i <= max_weight.
+
+    ``risk_free_rate`` is per bar, in the units of the returns (e.g. 0.02 / 252 for 2 % a year on daily bars).
+    """
+
+    kind: ClassVar[str] = "max_sharpe"
+    name: str = "max_sharpe"
+    max_weight: float = 1.0
+    risk_free_rate: float = 0.0
+
+    def _check_params(self, where: str) -> None:
+        _check_max_weight(where, self.max_weight)
+        if not _is_real(self.risk_free_rate) or not np.isfinite(self.risk_free_rate):
+            raise SpecError(f"{where}: risk_free_rate must be a finite number (per bar), got {self.risk_free_rate!r}")
+
+    def _check_assets(self, n_assets: int, where: str) -> None:
+        _check_budget_reachable(where, self.max_weight, n_assets)
+
+    def _estimator(self, returns: np.ndarray) -> Any:
+        from skfolio.measures import RiskMeasure
+        from skfolio.optimization import MeanRisk, ObjectiveFunction
+
+        return MeanRisk(objective_function=ObjectiveFunction.MAXIMIZE_RATIO,
+                        risk_measure=RiskMeasure.STANDARD_DEVIATION, min_weights=0.0,
+                        max_weights=float(self.max_weight), risk_free_rate=float(self.risk_free_rate),
+                        **_convex_options(returns))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RiskParity(_SkfolioStrategy):
+    """Equal risk contribution: w_i (Σ w)_i equal for all i, long-only, fully invested."""
+
+    kind: ClassVar[str] = "risk_parity"
+    name: str = "risk_parity"
+
+    def _estimator(self, returns: np.ndarray) -> Any:
+        from skfolio.measures import RiskMeasure
+        from skfolio.optimization import RiskBudgeting
+
+        return RiskBudgeting(risk_measure=RiskMeasure.VARIANCE, **_convex_options(returns))
+
+
+@dataclass(frozen=True, kw_only=True)
+class HierarchicalRiskParity(_SkfolioStrategy):
+    """Hierarchical risk parity with skfolio's defaults (variance, Pearson distance, Ward linkage)."""
+
+    kind: ClassVar[str] = "hrp"
+    name: str = "hrp"
+
+    def _estimator(self, returns: np.ndarray) -> Any:
+        from skfolio.measures import RiskMeasure
+        from skfolio.optimization import HierarchicalRiskParity as SkHierarchicalRiskParity
+
+        return SkHierarchicalRiskParity(risk_measure=RiskMeasure.VARIANCE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PolicyStrategy(WeightStrategy):
+    """Wrap any callable ``policy(returns_window) -> weights`` as a strategy.
+
+    ``returns_window`` is the [lookback, N] window of simple returns ending at the decision bar. The policy
+    returns [N + 1] weights (cash first) or [N] risky weights (cash 0 is prepended). Each output is checked
+    (right length, finite, sum 1 within 1e-6) and a bad one raises :class:`StrategyOutputError` naming the
+    decision index and bar. Exceptions raised by the policy itself propagate unchanged.
+    """
+
+    kind: ClassVar[str] = "policy"
+    policy: Callable[[np.ndarray], Any] = field(kw_only=False)
+    name: str = "policy"
+    lookback: int = 1
+
+    def _check_params(self, where: str) -> None:
+        if not callable(self.policy):
+            raise SpecError(f"{where}: policy must be callable as policy(returns_window) -> weights, "
+                            f"got {type(self.policy).__name__}")
+
+    def target_weights(self, returns: np.ndarray) -> np.ndarray:
+        returns = np.asarray(returns, dtype=np.float64)
+        return _with_cash(self.policy(returns), returns.shape[1])
+
+
+STRATEGIES: dict[str, type[WeightStrategy]] = {
+    cls.kind: cls for cls in (EqualWeight, BuyAndHold, InverseVolatility, MinimumVariance, MaximumSharpe,
+                              RiskParity, HierarchicalRiskParity)
+}

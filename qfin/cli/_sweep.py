@@ -1,0 +1,52 @@
+"""`qfin sweep SPEC --grid key=a:b[:s] ...`: a parameter sweep of one strategy, sorted, best row highlighted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from qfin.cli._backtest import PERCENT
+
+console = Console()
+
+
+def sweep_command(
+    spec: Path = typer.Argument(..., help="Backtest spec (TOML) whose strategy is swept."),
+    grid: list[str] = typer.Option(..., "--grid", "-g",
+                                   help="key=start:stop[:step] (stop excluded) or key=v1,v2; repeat per parameter."),
+    strategy: str = typer.Option(None, "--strategy", help="Which strategy of the spec (default: its only one)."),
+    backend: str = typer.Option("local", "--backend", help="local (processes) or ray."),
+    workers: int = typer.Option(None, "--workers", min=1, help="Local worker processes (default: all cores)."),
+    address: str = typer.Option(None, "--address", help="Ray cluster address (default: start or reuse a local Ray)."),
+    sort: str = typer.Option("sharpe", "--sort", help="Metric to rank by."),
+    top: int = typer.Option(20, "--top", min=1, help="Rows to print."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write sweep.csv, sweep.json and heatmap.png here."),
+) -> None:
+    """Sweep a grid of strategy parameters over SPEC and print the ranked table."""
+    from qfin.backtests import load_spec
+    from qfin.backtests._sweep import parse_grid, run_sweep
+
+    parsed = load_spec(spec)
+    result = run_sweep(parsed, parse_grid(grid), strategy=strategy, backend=backend, n_workers=workers,
+                       address=address, sort_by=sort)
+    table = Table(title=f"{parsed.name}: {len(result.rows)} grid points, ranked by {sort}"
+                        + (" (vectorised)" if result.vectorised else f" ({backend})"))
+    columns = list(result.rows[0])
+    for column in columns:
+        table.add_column(column, justify="right")
+    for i, row in enumerate(result.rows[:top]):
+        cells = [_cell(c, row[c], c in result.params) for c in columns]
+        table.add_row(*cells, style="bold green" if i == 0 else None)
+    console.print(table)
+    if out is not None:
+        result.write(out)
+        console.print(f"wrote {out}/sweep.csv" + (f", {out}/heatmap.png" if len(result.params) == 2 else ""))
+
+
+def _cell(name: str, value, is_param: bool) -> str:
+    if is_param:
+        return str(value)
+    return f"{value:.2%}" if name in PERCENT else f"{value:.3f}"

@@ -1,0 +1,102 @@
+"""Sweeps: grid parsing, vectorised SMA columns equal single runs, local and Ray backends give the same table."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from qfin.backtests import parse_spec, run_backtest
+from qfin.backtests._sweep import parse_grid, run_sweep
+from qfin.errors import SpecError
+
+SMA_SPEC = {
+    "name": "sma",
+    "execution": "next_open",
+    "initial_cash": 10_000,
+    "data": {"dataset": "sp500_index", "start": "2003-01-01", "end": "2008-12-31"},
+    "costs": {"fee": 0.001},
+    "strategies": [{"kind": "sma_crossover", "fast": 10, "slow": 30}],
+}
+
+WEIGHTS_SPEC = {
+    "name": "ivol",
+    "data": {"dataset": "sp500_stocks", "start": "2012-01-01", "end": "2013-12-31",
+             "assets": ["AAPL", "KO", "XOM", "JPM"]},
+    "costs": {"fee": 0.001},
+    "strategies": [{"kind": "inverse_volatility", "lookback": 60}],
+}
+
+
+def test_parse_grid_ranges_exclude_stop_and_lists():
+    grid = parse_grid(["fast=5:15", "slow=20:70:5", "long_short=0,1"])
+    assert grid["fast"] == list(range(5, 15))
+    assert grid["slow"] == [20, 25, 30, 35, 40, 45, 50, 55, 60, 65]
+    assert grid["long_short"] == [0, 1]
+    assert len(grid["fast"]) * len(grid["slow"]) == 100
+
+
+@pytest.mark.parametrize("bad", ["fast", "fast=", "fast=5:1", "fast=1:10:0", "fast=a:b"])
+def test_parse_grid_rejects_malformed_items(bad):
+    with pytest.raises(SpecError, match="--grid"):
+        parse_grid([bad])
+
+
+def test_vectorised_sma_sweep_equals_one_backtest_per_point():
+    spec = parse_spec(SMA_SPEC)
+    result = run_sweep(spec, parse_grid(["fast=5:15:4", "slow=20:40:10"]), progress=False)
+    assert result.vectorised
+    assert len(result.rows) == 3 * 2
+    for row in result.rows:
+        single = dict(SMA_SPEC, strategies=[{"kind": "sma_crossover", "fast": row["fast"], "slow": row["slow"]}])
+        metrics = next(iter(run_backtest(single, progress=False).metrics.values()))
+        for key, value in metrics.items():
+            assert row[key] == pytest.approx(value, rel=1e-12, abs=1e-15)
+    sharpes = [row["sharpe"] for row in result.rows]
+    assert sharpes == sorted(sharpes, reverse=True)
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local Ray for every test that needs it (started once per session)."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_backend_gives_the_same_table_as_local(local_ray):
+    spec = parse_spec(WEIGHTS_SPEC)
+    grid = parse_grid(["lookback=20:80:20"])
+    local = run_sweep(spec, grid, backend="local", n_workers=2, progress=False)
+    on_ray = run_sweep(spec, grid, backend="ray", progress=False)
+    assert not local.vectorised
+    assert local.rows == on_ray.rows
+    assert [r["lookback"] for r in local.rows] != [] and len(local.rows) == 3
+
+
+def test_cli_sweep_prints_ranked_table_and_writes_heatmap(tmp_path):
+    spec = tmp_path / "sma.toml"
+    spec.write_text("""
+name = "sma"
+execution = "next_open"
+initial_cash = 10000
+[data]
+dataset = "sp500_index"
+start = 2003-01-01
+end = 2008-12-31
+[costs]
+fee = 0.001
+[[strategies]]
+kind = "sma_crossover"
+""")
+    out = tmp_path / "sweep"
+    result = subprocess.run([sys.executable, "-m", "qfin", "sweep", str(spec), "--grid", "fast=5:15",
+                             "--grid", "slow=20:70:5", "--out", str(out)], capture_output=True, text=True,
+                            env=dict(os.environ, COLUMNS="250"), timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "100 grid points" in result.stdout
+    assert (out / "heatmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len((out / "sweep.csv").read_text().splitlines()) == 101
