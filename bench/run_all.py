@@ -26,7 +26,8 @@ def main() -> None:
             if run.returncode != 0 or not out.exists():
                 failed.append(script.name)
                 continue
-            results.append(json.loads(out.read_text()))
+            data = json.loads(out.read_text())  # one dict, or a list of them for a script with several measurements
+            results.extend(data if isinstance(data, list) else [data])
 
     (HERE / "results.json").write_text(json.dumps(results, indent=2))
     lines = ["| benchmark | qfin (s) | peer | peer (s) | peer / qfin |", "|---|---|---|---|---|"]
