@@ -5,12 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-console = Console()
-
-PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "cvar_95", "turnover"}
+from qfin.cli._tables import console, metrics_table
 
 
 def backtest_command(
@@ -22,22 +18,11 @@ def backtest_command(
     an HTML report."""
     from qfin.backtests import load_spec, run_backtest
 
+    out_console = console()
     parsed = load_spec(spec)
     out = out or Path("runs") / spec.stem
     result = run_backtest(parsed, out_dir=out, progress=progress)
-    console.print(metrics_table(result.metrics, title=f"{parsed.name} — {result.notes['data']}"))
-    console.print(f"execution: {result.notes['execution']}; costs: {result.notes['costs']}")
+    out_console.print(metrics_table(result.metrics, title=f"{parsed.name} — {result.notes['data']}"))
+    out_console.print(f"execution: {result.notes['execution']}; costs: {result.notes['costs']}")
     report = out / "report.html"
-    console.print(f"wrote {out}/metrics.json, {out}/equity.parquet" + (f", {report}" if report.exists() else ""))
-
-
-def metrics_table(metrics: dict[str, dict[str, float]], title: str) -> Table:
-    """A rich table: one row per strategy, percentages where natural."""
-    table = Table(title=title)
-    names = list(next(iter(metrics.values())))
-    table.add_column("strategy")
-    for name in names:
-        table.add_column(name, justify="right")
-    for strategy, row in metrics.items():
-        table.add_row(strategy, *(f"{row[n]:.2%}" if n in PERCENT else f"{row[n]:.3f}" for n in names))
-    return table
+    out_console.print(f"wrote {out}/metrics.json, {out}/equity.parquet" + (f", {report}" if report.exists() else ""))

@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
+from rich import box
 from rich.table import Table
 
-from qfin.cli._backtest import PERCENT
-
-console = Console()
+from qfin.cli._tables import HEADERS, console, metric_cell
 
 
 def sweep_command(
@@ -33,20 +31,19 @@ def sweep_command(
     result = run_sweep(parsed, parse_grid(grid), strategy=strategy, backend=backend, n_workers=workers,
                        address=address, sort_by=sort)
     table = Table(title=f"{parsed.name}: {len(result.rows)} grid points, ranked by {sort}"
-                        + (" (vectorised)" if result.vectorised else f" ({backend})"))
+                        + (" (vectorised)" if result.vectorised else f" ({backend})"), box=box.SIMPLE_HEAD)
     columns = list(result.rows[0])
     for column in columns:
-        table.add_column(column, justify="right")
+        table.add_column(HEADERS.get(column, column), justify="right", no_wrap=True)
     for i, row in enumerate(result.rows[:top]):
         cells = [_cell(c, row[c], c in result.params) for c in columns]
         table.add_row(*cells, style="bold green" if i == 0 else None)
-    console.print(table)
+    out_console = console()
+    out_console.print(table)
     if out is not None:
         result.write(out)
-        console.print(f"wrote {out}/sweep.csv" + (f", {out}/heatmap.png" if len(result.params) == 2 else ""))
+        out_console.print(f"wrote {out}/sweep.csv" + (f", {out}/heatmap.png" if len(result.params) == 2 else ""))
 
 
 def _cell(name: str, value, is_param: bool) -> str:
-    if is_param:
-        return str(value)
-    return f"{value:.2%}" if name in PERCENT else f"{value:.3f}"
+    return str(value) if is_param else metric_cell(name, value)
