@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(BIN)/qfin data show sp500_stocks
+	$(BIN)/qfin backtest backtests/sp500.toml --out runs/sp500
 
 test: install
 	$(BIN)/python -m pytest
