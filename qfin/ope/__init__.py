@@ -1,0 +1,35 @@
+"""Off-policy evaluation: logged data, estimators, and the top-k metrics of Kiyohara et al. (2024), SharpeRatio@k
+among them.
+
+- Logged data: :class:`LoggedData` (episodes of a behavior policy with every candidate's propensities),
+  :func:`save_logged` / :func:`load_logged` (Parquet, validated), :func:`check_support`.
+- Estimators: :func:`tis`, :func:`pdis`, :func:`dr`, :func:`dm` and the self-normalised :func:`sntis`,
+  :func:`snpdis`, :func:`sndr`, each returning an :class:`OPEEstimate` (value, standard error);
+  :func:`fitted_q_evaluation` for DM/DR; :func:`gaussian_density` for continuous actions; :func:`estimate_all`.
+- Metrics: :func:`sharpe_ratio_at_k`, :func:`best_at_k`, :func:`worst_at_k`, :func:`mean_at_k`, :func:`std_at_k`,
+  :func:`kth_at_k`, :func:`safety_violation_rate`, :func:`regret_at_k`, :func:`rank_correlation`, :func:`mse`,
+  :func:`normalized_mse`, :func:`type_i_error_rate`, :func:`type_ii_error_rate`.
+- Estimators as selectors across logged datasets: :func:`assess_estimators` (every metric, mean and bootstrap
+  interval over datasets), :func:`plot_topk` (SharpeRatio@k and best/worst@k against k), :func:`write_report`.
+- A testbed with exact values: :class:`TabularMDP`, :func:`random_tabular_mdp`, :func:`softmax_policy`,
+  :func:`epsilon_greedy_policy`, :func:`rollout`.
+"""
+
+from qfin.ope._estimators import (ESTIMATORS, OPEEstimate, dm, dr, estimate_all, fitted_q_evaluation,
+                                  gaussian_density, pdis, snpdis, sndr, sntis, tis)
+from qfin.ope._logged import LoggedData, OPESupportWarning, check_support, load_logged, save_logged
+from qfin.ope._metrics import (best_at_k, kth_at_k, mean_at_k, mse, normalized_mse, rank_correlation, regret_at_k,
+                               safety_violation_rate, sharpe_ratio_at_k, std_at_k, top_k_indices, type_i_error_rate,
+                               type_ii_error_rate, worst_at_k)
+from qfin.ope._selection import GLOBAL_METRICS, TOPK_METRICS, assess_estimators, plot_topk, write_report
+from qfin.ope._tabular import TabularMDP, epsilon_greedy_policy, random_tabular_mdp, rollout, softmax_policy
+
+__all__ = [
+    "LoggedData", "OPESupportWarning", "save_logged", "load_logged", "check_support",
+    "OPEEstimate", "ESTIMATORS", "tis", "pdis", "sntis", "snpdis", "dm", "dr", "sndr", "fitted_q_evaluation",
+    "gaussian_density", "estimate_all",
+    "sharpe_ratio_at_k", "best_at_k", "worst_at_k", "mean_at_k", "std_at_k", "kth_at_k", "safety_violation_rate",
+    "regret_at_k", "rank_correlation", "mse", "normalized_mse", "type_i_error_rate", "type_ii_error_rate",
+    "top_k_indices", "assess_estimators", "plot_topk", "write_report", "TOPK_METRICS", "GLOBAL_METRICS",
+    "TabularMDP", "random_tabular_mdp", "softmax_policy", "epsilon_greedy_policy", "rollout",
+]

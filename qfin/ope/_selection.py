@@ -1,0 +1,209 @@
+"""Assessing OPE estimators as policy selectors across logged datasets (Kiyohara et al. 2024, sec. 3 and 5).
+
+Each estimator ranks the candidates once per logged dataset; every top-k metric of :mod:`qfin.ope._metrics` is
+computed per dataset against the true values and then summarised across datasets by its mean and a percentile
+bootstrap interval over datasets (Efron & Tibshirani 1993, ch. 13), seeded. :func:`plot_topk` draws
+SharpeRatio@k and best/worst@k against k per estimator (matplotlib Agg, PNG bytes); :func:`write_report` writes
+the table (Parquet), the figure (PNG) and one self-contained HTML page.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from qfin.errors import DataValidationError
+from qfin.ope import _metrics as m
+
+__all__ = ["assess_estimators", "plot_topk", "write_report", "TOPK_METRICS", "GLOBAL_METRICS"]
+
+TOPK_METRICS = ("sharpe_ratio_at_k", "best_at_k", "worst_at_k", "mean_at_k", "std_at_k", "kth_at_k",
+                "safety_violation_rate", "regret_at_k")
+GLOBAL_METRICS = ("rank_correlation", "mse", "normalized_mse", "type_i_error_rate", "type_ii_error_rate")
+
+
+def _bootstrap(values: np.ndarray, n_bootstrap: int, level: float, rng: np.random.Generator) -> tuple[float, float]:
+    """Percentile interval of the mean over datasets; nan where any dataset's value is nan."""
+    if values.size == 1 or not np.all(np.isfinite(values)):
+        return (math.nan, math.nan)
+    means = values[rng.integers(0, values.size, (n_bootstrap, values.size))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def assess_estimators(estimates: pl.DataFrame, true_values: Mapping[str, float], behavior_value: float, *,
+                      ks: Sequence[int] | None = None, safety_threshold: float | None = None,
+                      n_bootstrap: int = 1000, level: float = 0.95, seed: int = 0,
+                      tie_break: m.TieBreak = "index") -> pl.DataFrame:
+    """All selection metrics per estimator, summarised across logged datasets.
+
+    Parameters
+    ----------
+    estimates : polars DataFrame with columns ``dataset``, ``candidate``, ``estimator``, ``value``
+        (e.g. :func:`~qfin.ope.estimate_all` per dataset with a ``dataset`` column added); every
+        (dataset, estimator) must list every candidate once.
+    true_values : candidate -> true policy value (from exact DP or many on-policy rollouts).
+    behavior_value : J(pi_b), the SharpeRatio@k baseline.
+    ks : the k to report (default 2..n); SharpeRatio@k and std@k need k >= 2.
+    safety_threshold : the value below which a policy is unsafe (default J(pi_b)).
+
+    Returns
+    -------
+    polars DataFrame: estimator, metric, k (null for the metrics without k), mean, low, high, n_datasets.
+    """
+    need = {"dataset", "candidate", "estimator", "value"}
+    if not need <= set(estimates.columns):
+        raise DataValidationError(f"estimates lacks column(s) {sorted(need - set(estimates.columns))}; needs "
+                                  f"{sorted(need)}", rule="missing_columns")
+    names = sorted(true_values)
+    unknown = sorted(set(estimates["candidate"].unique().to_list()) - set(names))
+    if unknown:
+        raise DataValidationError(f"candidates {unknown} have estimates but no true value", rule="unknown_candidate",
+                                  column="candidate")
+    n = len(names)
+    ks = list(range(2, n + 1)) if ks is None else [int(k) for k in ks]
+    for k in ks:
+        m._check_k(k, n, minimum=2, why=" (SharpeRatio@k needs two policies)")
+    threshold = float(behavior_value if safety_threshold is None else safety_threshold)
+    true = np.array([true_values[c] for c in names], dtype=np.float64)
+    wide = estimates.pivot(on="candidate", index=["estimator", "dataset"], values="value",
+                           aggregate_function=None).sort(["estimator", "dataset"])
+    missing = [c for c in names if c not in wide.columns]
+    if missing or wide.select(pl.col(names).is_null().any()).row(0).count(True):
+        raise DataValidationError(f"every (dataset, estimator) must estimate every candidate; missing: "
+                                  f"{missing or 'some (dataset, estimator) rows'}", rule="incomplete_estimates")
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (est_name,), group in wide.group_by(["estimator"], maintain_order=True):
+        mat = group.select(names).to_numpy().astype(np.float64)  # [n_datasets, n_candidates]
+        per: dict[tuple[str, int | None], list[float]] = {}
+        for row in mat:
+            for k in ks:
+                kw = {"tie_break": tie_break}
+                per.setdefault(("sharpe_ratio_at_k", k), []).append(
+                    m.sharpe_ratio_at_k(row, true, behavior_value, k, **kw))
+                for name in ("best_at_k", "worst_at_k", "mean_at_k", "std_at_k", "kth_at_k", "regret_at_k"):
+                    per.setdefault((name, k), []).append(getattr(m, name)(row, true, k, **kw))
+                per.setdefault(("safety_violation_rate", k), []).append(
+                    m.safety_violation_rate(row, true, k, threshold, **kw))
+            per.setdefault(("rank_correlation", None), []).append(m.rank_correlation(row, true))
+            per.setdefault(("mse", None), []).append(m.mse(row, true))
+            per.setdefault(("normalized_mse", None), []).append(m.normalized_mse(row, true))
+            per.setdefault(("type_i_error_rate", None), []).append(m.type_i_error_rate(row, true, threshold))
+            per.setdefault(("type_ii_error_rate", None), []).append(m.type_ii_error_rate(row, true, threshold))
+        for (metric, k), vals in per.items():
+            v = np.asarray(vals)
+            lo, hi = _bootstrap(v, n_bootstrap, level, rng)
+            rows.append({"estimator": est_name, "metric": metric, "k": k, "mean": float(v.mean()), "low": lo,
+                         "high": hi, "n_datasets": int(v.size)})
+    return pl.DataFrame(rows, schema={"estimator": pl.Utf8, "metric": pl.Utf8, "k": pl.Int64, "mean": pl.Float64,
+                                      "low": pl.Float64, "high": pl.Float64, "n_datasets": pl.Int64})
+
+
+def plot_topk(table: pl.DataFrame, *, title: str = "Off-policy selection") -> bytes:
+    """PNG of SharpeRatio@k (left) and best@k / worst@k (right) against k, one colour per estimator, with the
+    bootstrap intervals shaded. ``table`` is the output of :func:`assess_estimators`."""
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(11, 4.2), dpi=110, layout="constrained")
+    FigureCanvasAgg(figure)
+    left, right = figure.subplots(1, 2)
+    estimators = table["estimator"].unique(maintain_order=True).to_list()
+    colours = colormaps["tab10"]
+    for i, est in enumerate(estimators):
+        colour = colours(i % 10)
+        for axes, metric, style, label in ((left, "sharpe_ratio_at_k", "-", est), (right, "best_at_k", "-", est),
+                                           (right, "worst_at_k", "--", None)):
+            part = table.filter((pl.col("estimator") == est) & (pl.col("metric") == metric)).sort("k")
+            k = part["k"].to_numpy()
+            mean = np.where(np.isfinite(part["mean"].to_numpy()), part["mean"].to_numpy(), np.nan)
+            axes.plot(k, mean, style, color=colour, label=label, marker="o", markersize=3)
+            axes.fill_between(k, part["low"].to_numpy(), part["high"].to_numpy(), color=colour, alpha=0.15,
+                              linewidth=0)
+    left.set(title="SharpeRatio@k", xlabel="k (policies deployed)")
+    right.set(title="best@k (solid), worst@k (dashed)", xlabel="k (policies deployed)", ylabel="true policy value")
+    for axes in (left, right):
+        axes.grid(True, alpha=0.3)
+    left.legend(fontsize=8)
+    figure.suptitle(title, fontsize=11)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    figure.clear()
+    return buffer.getvalue()
+
+
+def _atomic_write(path: Path, payload: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _fmt(mean: float, low: float, high: float) -> str:
+    if not math.isfinite(mean):
+        return html.escape(str(mean))
+    return f"{mean:.4g}" if not math.isfinite(low) else f"{mean:.4g} <small>[{low:.4g}, {high:.4g}]</small>"
+
+
+def write_report(out_dir: str | os.PathLike, table: pl.DataFrame, *, title: str = "Off-policy selection",
+                 notes: str = "") -> Path:
+    """Write ``metrics.parquet`` (the :func:`assess_estimators` table), ``topk.png`` (:func:`plot_topk`) and
+    ``report.html`` (the figure embedded as base64, one table of top-k metrics by k and one of the metrics without
+    k, each cell "mean [low, high]") into ``out_dir``; every file is rendered first and written atomically.
+    Returns the HTML path."""
+    out = Path(out_dir)
+    png = plot_topk(table, title=title)
+    parquet = io.BytesIO()
+    table.write_parquet(parquet)
+    estimators = table["estimator"].unique(maintain_order=True).to_list()
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    if notes:
+        parts.append(f"<p>{html.escape(notes)}</p>")
+    parts.append(f'<img alt="SharpeRatio@k and best/worst@k against k" '
+                 f'src="data:image/png;base64,{base64.b64encode(png).decode()}">')
+    for metric in TOPK_METRICS:
+        part = table.filter(pl.col("metric") == metric)
+        ks = sorted(part["k"].unique().to_list())
+        head = "".join(f"<th>k={k}</th>" for k in ks)
+        body = []
+        for est in estimators:
+            cells = {r["k"]: _fmt(r["mean"], r["low"], r["high"])
+                     for r in part.filter(pl.col("estimator") == est).iter_rows(named=True)}
+            body.append(f"<tr><th>{html.escape(est)}</th>" + "".join(f"<td>{cells.get(k, '')}</td>" for k in ks)
+                        + "</tr>")
+        parts.append(f"<h2>{metric}</h2><table><tr><th>estimator</th>{head}</tr>{''.join(body)}</table>")
+    part = table.filter(pl.col("k").is_null())
+    head = "".join(f"<th>{m}</th>" for m in GLOBAL_METRICS)
+    body = []
+    for est in estimators:
+        cells = {r["metric"]: _fmt(r["mean"], r["low"], r["high"])
+                 for r in part.filter(pl.col("estimator") == est).iter_rows(named=True)}
+        body.append(f"<tr><th>{html.escape(est)}</th>" + "".join(f"<td>{cells.get(m, '')}</td>"
+                                                                  for m in GLOBAL_METRICS) + "</tr>")
+    parts.append(f"<h2>Accuracy and ranking</h2><table><tr><th>estimator</th>{head}</tr>{''.join(body)}</table>")
+    n = int(table["n_datasets"].max()) if table.height else 0
+    parts.append(f"<p>Means over {n} logged datasets; brackets: percentile bootstrap interval over datasets.</p>")
+    page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>" + html.escape(title) + "</title><style>"
+            "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}"
+            "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{max-width:100%}"
+            "</style></head><body>" + "".join(parts) + "</body></html>")
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_write(out / "metrics.parquet", parquet.getvalue())
+    _atomic_write(out / "topk.png", png)
+    _atomic_write(out / "report.html", page.encode())
+    return out / "report.html"
