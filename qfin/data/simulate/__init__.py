@@ -5,6 +5,8 @@
   :class:`HestonParams` holds its five parameters.
 - :func:`garch`: GARCH(1,1) log-returns with normal or Student-t innovations.
 - :func:`merton_jump`: Merton jump-diffusion (exact steps).
+- :func:`hedging_pnl`: P&L of a short option hedged with the underlying (numpy or differentiable torch);
+  :func:`hedging_step_pnl` its per-step increments.
 - :func:`regime_switching`: Markov regime-switching GBM; :func:`stationary_distribution` of its chain.
 
 Column 0 of every price array is ``s0``; time is in years with ``dt = maturity / n_steps`` (GARCH counts
@@ -13,14 +15,20 @@ periods). Randomness comes only from ``seed`` (an int or a ``numpy.random.Genera
 
 from ._garch import garch
 from ._gbm import gbm
+from ._hedging import HedgingPnL, hedging_increment, hedging_pnl, hedging_step_pnl, hedging_terminal
 from ._heston import HestonParams, heston
 from ._jumps import merton_jump
 from ._regimes import regime_switching, stationary_distribution
 
 __all__ = [
+    "HedgingPnL",
     "HestonParams",
     "garch",
     "gbm",
+    "hedging_increment",
+    "hedging_pnl",
+    "hedging_step_pnl",
+    "hedging_terminal",
     "heston",
     "merton_jump",
     "regime_switching",
