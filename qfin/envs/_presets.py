@@ -1,0 +1,77 @@
+"""Environment presets: a TOML file naming a registered qfin environment and its constructor arguments.
+
+    id = "qfin/Portfolio-v0"          # or "qfin/Hedging-v0"
+    description = "..."               # optional
+    [params]                          # keyword arguments of PortfolioEnv / HedgingEnv
+    window = 50
+
+Unknown top-level keys and unknown ``params`` are errors (:class:`qfin.errors.SpecError`) naming the key and
+listing what is accepted; the environment's own checks then run at construction.
+"""
+
+from __future__ import annotations
+
+import inspect
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import gymnasium as gym
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from qfin.errors import SpecError
+
+from ._hedging import HedgingEnv
+from ._portfolio import PortfolioEnv
+
+__all__ = ["EnvPreset", "load_preset", "make_env"]
+
+_CLASSES: dict[str, type[gym.Env]] = {"qfin/Portfolio-v0": PortfolioEnv, "qfin/Hedging-v0": HedgingEnv}
+
+
+class EnvPreset(BaseModel):
+    """A parsed preset: the registered id, a description and the constructor keyword arguments."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Literal["qfin/Portfolio-v0", "qfin/Hedging-v0"]
+    description: str = ""
+    params: dict[str, Any] = {}
+
+
+def _accepted(env_id: str) -> list[str]:
+    sig = inspect.signature(_CLASSES[env_id].__init__)
+    return [name for name in sig.parameters if name != "self"]
+
+
+def load_preset(path: str | Path) -> EnvPreset:
+    """Read and validate a preset TOML file."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such preset file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise SpecError(f"{path}: not valid TOML ({err})") from None
+    try:
+        preset = EnvPreset.model_validate(raw)
+    except ValidationError as err:
+        problem = err.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"]) or "preset"
+        if problem["type"] == "extra_forbidden":
+            raise SpecError(f"{path}: unknown key {where!r}; allowed keys: id, description, params") from None
+        raise SpecError(f"{path}: {where}: {problem['msg']} (id must be one of {sorted(_CLASSES)})") from None
+    unknown = sorted(set(preset.params) - set(_accepted(preset.id)))
+    if unknown:
+        raise SpecError(f"{path}: unknown params {unknown} for {preset.id}; accepted: {_accepted(preset.id)}")
+    return preset
+
+
+def make_env(preset: str | Path | EnvPreset, **overrides: Any) -> gym.Env:
+    """``gymnasium.make`` the preset's environment; ``overrides`` replace or add constructor arguments."""
+    if not isinstance(preset, EnvPreset):
+        preset = load_preset(preset)
+    unknown = sorted(set(overrides) - set(_accepted(preset.id)))
+    if unknown:
+        raise SpecError(f"unknown overrides {unknown} for {preset.id}; accepted: {_accepted(preset.id)}")
+    return gym.make(preset.id, **{**preset.params, **overrides})
