@@ -27,6 +27,7 @@ FEE = 0.001
 SINGLE = (10, 30)
 FAST_GRID = range(5, 15)
 SLOW_GRID = range(20, 70, 5)
+LOADERS = ("numpy", "polars", "pandas")  # how the CSV can be read: pandas for every engine, numpy or polars for qfin
 
 
 def grid_pairs() -> tuple[list[int], list[int]]:

@@ -8,7 +8,10 @@ First the three engines must agree on the final equity to the cent (single run, 
 exact tie of the two SMAs, where "crossed" depends on the engine, see _check_grid), so the timings compare the
 same work. Then two timings:
 - whole process: a fresh interpreter per run (import + load the CSV + run), median of --repeats after one
-  untimed run (file cache, numba's on-disk cache);
+  untimed run (file cache, numba's on-disk cache). vectorbt and backtesting.py read the CSV with pandas (their APIs
+  take pandas frames); qfin's API takes numpy arrays, so its headline figure reads the CSV with --qfin-loader
+  (numpy.loadtxt by default: numpy only, no pandas or polars import); qfin's figures with the other two loaders
+  are printed and written too;
 - warm in-process: best of --warm calls after a warm-up (numba JIT compile excluded), the grid split into signal
   building and simulation where the engine separates them.
 Targets (issue 3): whole process at least 10x faster than backtesting.py and faster than vectorbt; warm grid no
@@ -129,6 +132,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="fresh processes per engine and work (median)")
     parser.add_argument("--warm", type=int, default=5, help="in-process calls per measurement (best of)")
+    parser.add_argument("--qfin-loader", choices=_peers.LOADERS, default="numpy",
+                        help="how qfin's whole-process run reads the CSV for the headline ratio (default numpy; the "
+                             "peers always read it with pandas, their APIs need a pandas frame)")
     parser.add_argument("--json", type=Path, help="write the results here (a list of dicts)")
     args = parser.parse_args()
 
@@ -170,8 +176,9 @@ def main() -> None:
     record("sma_grid_warm_vs_backtesting", warm["qfin", "grid"], "backtesting", warm["backtesting", "grid"],
            note="backtesting.py optimize() runs in processes over all cores; qfin and vectorbt use one")
 
-    print(f"\nwhole process (import + load CSV + run; median of {args.repeats} after one untimed run; every engine "
-          "reads the CSV with pandas, qfin also with polars and numpy):")
+    print(f"\nwhole process (import + load CSV + run; median of {args.repeats} after one untimed run). vectorbt and "
+          f"backtesting.py read the CSV\nwith pandas (their APIs take pandas frames); qfin takes numpy arrays and "
+          f"reads it with {args.qfin_loader} for the rows below\n(--qfin-loader); qfin with each loader follows:")
     floor = statistics.median(process_time_floor() for _ in range(args.repeats))
     for work, expected in (("single", single), ("grid", grid)):
         times = {}
@@ -180,20 +187,21 @@ def main() -> None:
             if not np.array_equal(_cents(out), _cents(expected[engine])):
                 sys.exit(f"{engine} {work} ({loader}): the subprocess computed other equities than in-process")
             times[engine, loader] = (median, first)
-        q, q_first = times["qfin", "pandas"]
+        q, q_first = times["qfin", args.qfin_loader]
         for engine, target, ok in (("vectorbt", "ratio > 1 (faster than vectorbt)", lambda r: r > 1.0),
                                    ("backtesting", "ratio >= 10 (10x faster than backtesting.py)",
                                     lambda r: r >= 10.0)):
             peer_s = times[engine, "pandas"][0]
             record(f"sma_{work}_process_vs_{engine}", q, engine, peer_s, target=target, ok=ok,
-                   qfin_first_s=q_first, peer_first_s=times[engine, "pandas"][1],
-                   qfin_polars_s=times["qfin", "polars"][0], ratio_polars=peer_s / times["qfin", "polars"][0],
-                   qfin_numpy_s=times["qfin", "numpy"][0], ratio_numpy=peer_s / times["qfin", "numpy"][0])
-        for loader in ("polars", "numpy"):
+                   qfin_loader=args.qfin_loader, peer_loader="pandas", qfin_first_s=q_first,
+                   peer_first_s=times[engine, "pandas"][1],
+                   **{f"qfin_{loader}_s": times["qfin", loader][0] for loader in _peers.LOADERS},
+                   **{f"ratio_{loader}": peer_s / times["qfin", loader][0] for loader in _peers.LOADERS})
+        for loader in _peers.LOADERS:
             t = times["qfin", loader][0]
             vbt_ratio, bt_ratio = (times[engine, "pandas"][0] / t for engine in ENGINES[1:])
             print(f"    qfin reading with {loader:6s}: {t * 1000:7.1f} ms; ratios vectorbt {vbt_ratio:5.1f}, "
-                  f"backtesting.py {bt_ratio:5.1f}")
+                  f"backtesting.py {bt_ratio:5.1f}{'  (headline)' if loader == args.qfin_loader else ''}")
     print(f"  interpreter floor (python -c pass): {floor * 1000:.1f} ms")
     if notes:
         print("\nnotes:\n  " + "\n  ".join(notes))

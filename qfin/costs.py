@@ -53,14 +53,27 @@ def transaction_remainder(w_prev: np.ndarray, w_target: np.ndarray, buy_cost: fl
     c_s = c_p if sell_cost is None else float(sell_cost)
     w_prev = np.asarray(w_prev, dtype=np.float64)
     w_target = np.asarray(w_target, dtype=np.float64)
-    trade = w_target[..., 1:] - w_prev[..., 1:]
-    mu = 1.0 - c_p * np.clip(trade, 0.0, None).sum(axis=-1) - c_s * np.clip(-trade, 0.0, None).sum(axis=-1)
+    prev_assets, target_assets = w_prev[..., 1:], w_target[..., 1:]
+    trade = target_assets - prev_assets
+    bought = np.maximum(trade, 0.0).sum(axis=-1)
+    sold = bought - trade.sum(axis=-1)  # sum of the negative parts, without a second pass
+    mu = 1.0 - c_p * bought - c_s * sold
     if method == "l1" or (c_p == 0.0 and c_s == 0.0):
         return mu
     numerator = 1.0 + c_p * (1.0 - w_prev[..., 0])
     denominator = 1.0 + c_p * (1.0 - w_target[..., 0])
+    if w_prev.ndim == 1:  # one portfolio, as an environment step: scalar arithmetic, no per-op array overhead
+        mu, numerator, denominator = float(mu), float(numerator), float(denominator)
+        for _ in range(max_iter):
+            sells = float(np.maximum(prev_assets - mu * target_assets, 0.0).sum())
+            new_mu = (numerator - (c_p + c_s) * sells) / denominator
+            converged = abs(new_mu - mu) <= tol
+            mu = new_mu
+            if converged:
+                break
+        return mu
     for _ in range(max_iter):
-        sells = np.clip(w_prev[..., 1:] - mu[..., None] * w_target[..., 1:], 0.0, None).sum(axis=-1)
+        sells = np.maximum(prev_assets - mu[..., None] * target_assets, 0.0).sum(axis=-1)
         new_mu = (numerator - (c_p + c_s) * sells) / denominator
         converged = np.all(np.abs(new_mu - mu) <= tol)
         mu = new_mu
