@@ -1,0 +1,142 @@
+"""The K-line training corpus: every shipped OHLCV series (plus optional synthetic GARCH K-lines), split
+chronologically into train / validation / test, cut into windows z-scored over their lookback only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from ..errors import DataValidationError
+from ._normalize import FEATURES, WindowStats, bars_to_features, normalize
+
+SHIPPED_OHLCV = ("sp500_index", "nasdaq_index", "msft")
+SPLITS = ("train", "validation", "test")
+
+
+def calendar_features(timestamps: pl.Series) -> np.ndarray:
+    """``[T, 2]`` int64: day of week (0 = Monday .. 6) and month (0 = January .. 11)."""
+    ts = timestamps.cast(pl.Datetime("us"))
+    return np.stack([(ts.dt.weekday() - 1).to_numpy(), (ts.dt.month() - 1).to_numpy()], axis=1).astype(np.int64)
+
+
+@dataclass
+class Series:
+    """One OHLCV series: features ``[T, 5]`` (float64), calendar ``[T, 2]`` and its split positions."""
+
+    name: str
+    features: np.ndarray
+    calendar: np.ndarray
+    timestamps: np.ndarray
+    parts: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class Windows:
+    """Normalised windows of one split: ``z [N, W, 5]`` float32, ``calendar [N, W, 2]`` int64, the lookback
+    statistics, and ``source`` (series name) and ``start`` (first row in that series) of each window."""
+
+    z: np.ndarray
+    calendar: np.ndarray
+    stats: WindowStats
+    source: np.ndarray
+    start: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.z.shape[0])
+
+
+def _series_from_bars(name: str, bars: pl.DataFrame, log_volume: bool, train_end, validation_end,
+                      embargo: int) -> Series:
+    from ..data import time_split
+
+    bars = bars.sort("timestamp")
+    ohlcv = bars.select(FEATURES).to_numpy().astype(np.float64)
+    ts = bars["timestamp"]
+    split = time_split(ts, train_end=train_end, validation_end=validation_end, embargo=embargo)
+    return Series(name=name, features=bars_to_features(ohlcv, log_volume), calendar=calendar_features(ts),
+                  timestamps=ts.to_numpy(),
+                  parts={"train": split.train, "validation": split.validation, "test": split.test})
+
+
+@dataclass
+class KlineCorpus:
+    """Chronologically split OHLCV series ready to be windowed.
+
+    Build it with :meth:`from_datasets` (the shipped series) and optionally :meth:`add_synthetic_garch`. Every
+    series is split at the same calendar boundaries (``train_end``, ``validation_end``, inclusive), with
+    ``embargo`` bars dropped at the start of validation and test, so no window straddles a boundary.
+    """
+
+    series: list[Series]
+    log_volume: bool = True
+
+    @classmethod
+    def from_datasets(cls, names=SHIPPED_OHLCV, train_end: str = "2012-12-31",
+                      validation_end: str = "2015-06-30", embargo: int = 0, log_volume: bool = True
+                      ) -> KlineCorpus:
+        """Load the named shipped OHLCV datasets (one series per symbol) and split them in time."""
+        from ..data import load_dataset
+
+        out = []
+        for name in names:
+            frame = load_dataset(name)
+            if not set(FEATURES) <= set(frame.columns):
+                raise DataValidationError(f"dataset {name!r} has no OHLCV bars (columns {frame.columns}); "
+                                          f"use one of {SHIPPED_OHLCV}", rule="missing_columns")
+            for (symbol,), part in frame.group_by("symbol", maintain_order=True):
+                out.append(_series_from_bars(f"{name}:{symbol}", part, log_volume, train_end, validation_end,
+                                             embargo))
+        return cls(series=out, log_volume=log_volume)
+
+    def add_synthetic_garch(self, n_paths: int, n_steps: int, seed: int = 0, omega: float = 2e-6,
+                            alpha: float = 0.08, beta: float = 0.9) -> KlineCorpus:
+        """Append ``n_paths`` synthetic daily K-lines built on :func:`qfin.data.simulate.garch` closes (training
+        part only): open = previous close, high/low = max/min of open and close widened by a half-normal
+        intraday range, log-normal volume. They are made to enlarge the training set, never to evaluate on."""
+        from ..data.simulate import garch
+
+        rng = np.random.default_rng(seed)
+        prices = garch(n_paths, n_steps, omega=omega, alpha=alpha, beta=beta, s0=100.0, seed=rng)
+        ts = pl.datetime_range(pl.datetime(2000, 1, 3), pl.datetime(2100, 1, 1), "1d", eager=True)
+        ts = ts.filter(ts.dt.weekday() <= 5)[:n_steps]
+        sigma = np.sqrt(omega / (1 - alpha - beta))
+        for i in range(n_paths):
+            close = prices[i, 1:]
+            open_ = prices[i, :-1]
+            hi = np.maximum(open_, close) * np.exp(np.abs(rng.normal(0, 0.5 * sigma, n_steps)))
+            lo = np.minimum(open_, close) * np.exp(-np.abs(rng.normal(0, 0.5 * sigma, n_steps)))
+            vol = np.exp(rng.normal(15.0, 0.3, n_steps))
+            ohlcv = np.stack([open_, hi, lo, close, vol], axis=1)
+            self.series.append(Series(name=f"garch:{i}", features=bars_to_features(ohlcv, self.log_volume),
+                                      calendar=calendar_features(ts), timestamps=ts.to_numpy(),
+                                      parts={"train": np.arange(n_steps), "validation": np.arange(0),
+                                             "test": np.arange(0)}))
+        return self
+
+    def windows(self, split: str, lookback: int, horizon: int, stride: int = 1, clip: float = 5.0) -> Windows:
+        """All windows of ``lookback + horizon`` consecutive bars lying inside ``split`` of one series, each
+        z-scored with the statistics of its own first ``lookback`` bars (:func:`normalize`)."""
+        if split not in SPLITS:
+            raise DataValidationError(f"split must be one of {SPLITS}; got {split!r}", rule="bad_split")
+        width = lookback + horizon
+        zs, cals, src, starts = [], [], [], []
+        for s in self.series:
+            pos = s.parts[split]
+            if pos.size < width:
+                continue
+            lo = int(pos[0])
+            begin = np.arange(lo, lo + pos.size - width + 1, stride)
+            idx = begin[:, None] + np.arange(width)[None, :]
+            zs.append(s.features[idx])
+            cals.append(s.calendar[idx])
+            src.append(np.full(begin.size, s.name, dtype=object))
+            starts.append(begin)
+        if not zs:
+            raise DataValidationError(f"no series has {width} bars in its {split!r} part; shorten lookback "
+                                      f"({lookback}) or horizon ({horizon})", rule="too_short_lookback")
+        raw = np.concatenate(zs)
+        z, stats = normalize(raw, lookback, clip=clip)
+        return Windows(z=z.astype(np.float32), calendar=np.concatenate(cals), stats=stats,
+                       source=np.concatenate(src), start=np.concatenate(starts))

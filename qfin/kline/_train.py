@@ -1,0 +1,216 @@
+"""Pre-training of the tokenizer and then the model, with checkpoints and exact resume.
+
+A checkpoint folder holds ``config.json`` (the :class:`KlineTrainConfig`), ``tokenizer.pt`` and ``model.pt``
+(state dicts), ``optimizer.pt`` and ``progress.json`` (stage, step, loss history). Every file is written to a
+temporary name and renamed. Loading uses ``torch.load(weights_only=True)``. Mini-batches are drawn by a
+numpy ``Generator`` seeded with ``(seed, stage, step)``, so a run interrupted and resumed gives the same
+weights as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import CheckpointError
+from ._config import KlineTrainConfig
+from ._corpus import KlineCorpus, Windows
+from ._model import KlineModel
+from ._tokenizer import KlineTokenizer
+
+STAGES = ("tokenizer", "model", "done")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train_kline` leaves: the config, both networks, the progress record and the folder."""
+
+    config: KlineTrainConfig
+    tokenizer: KlineTokenizer
+    model: KlineModel
+    progress: dict = field(default_factory=dict)
+    out_dir: Path | None = None
+
+
+def build_corpus(config: KlineTrainConfig) -> KlineCorpus:
+    """The corpus a config names: shipped datasets, split in time, plus its synthetic GARCH K-lines."""
+    corpus = KlineCorpus.from_datasets(config.datasets, config.train_end, config.validation_end,
+                                       log_volume=config.log_volume)
+    if config.synthetic_garch_paths:
+        corpus.add_synthetic_garch(config.synthetic_garch_paths, config.synthetic_garch_steps, seed=config.seed)
+    return corpus
+
+
+def _save(obj, path: Path) -> None:
+    from ..data import atomic_path
+
+    with atomic_path(path) as tmp:
+        if path.suffix == ".json":
+            Path(tmp).write_text(json.dumps(obj, indent=2))
+        else:
+            torch.save(obj, tmp)
+
+
+def _load_state(module: torch.nn.Module, path: Path, what: str) -> None:
+    if not path.exists():
+        raise CheckpointError(f"{path}: missing {what} weights; the checkpoint folder is incomplete")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0:3]
+        raise CheckpointError(f"{path}: the {what} weights do not fit the config ({' '.join(first)}); "
+                              f"the checkpoint was made with another config") from None
+
+
+def read_config(out_dir: str | Path) -> KlineTrainConfig:
+    """The :class:`KlineTrainConfig` stored in a checkpoint folder."""
+    path = Path(out_dir) / "config.json"
+    if not path.exists():
+        raise CheckpointError(f"{path} not found: not a K-line checkpoint folder")
+    return KlineTrainConfig.from_dict(json.loads(path.read_text()))
+
+
+def load_kline(out_dir: str | Path, config: KlineTrainConfig | None = None
+               ) -> tuple[KlineTrainConfig, KlineTokenizer, KlineModel]:
+    """Load (config, tokenizer, model) from a checkpoint folder (``weights_only=True``). With ``config`` given,
+    a folder written with a different config raises :class:`CheckpointError`."""
+    out_dir = Path(out_dir)
+    stored = read_config(out_dir)
+    if config is not None and config != stored:
+        diff = {k: (v, stored.to_dict()[k]) for k, v in config.to_dict().items() if stored.to_dict()[k] != v}
+        raise CheckpointError(f"{out_dir}: checkpoint of another config; differing keys (given, stored): {diff}")
+    tok, model = KlineTokenizer(stored.tokenizer), KlineModel(stored.model)
+    _load_state(tok, out_dir / "tokenizer.pt", "tokenizer")
+    _load_state(model, out_dir / "model.pt", "model")
+    tok.eval()
+    model.eval()
+    return stored, tok, model
+
+
+def _batch(n: int, size: int, seed: int, stage: int, step: int) -> np.ndarray:
+    return np.random.default_rng([seed, stage, step]).integers(0, n, size=min(size, n))
+
+
+@torch.no_grad()
+def encode_windows(tokenizer: KlineTokenizer, windows: Windows, batch: int = 512):
+    """Token indices (coarse, fine) ``[N, W]`` of every window."""
+    tokenizer.eval()
+    device = next(tokenizer.parameters()).device
+    cs, fs = [], []
+    for i in range(0, len(windows), batch):
+        c, f = tokenizer.encode(torch.from_numpy(windows.z[i:i + batch]).to(device))
+        cs.append(c)
+        fs.append(f)
+    return torch.cat(cs), torch.cat(fs)
+
+
+def train_kline(config: KlineTrainConfig, out_dir: str | Path | None = None, resume: bool = True,
+                progress: bool = True, corpus: KlineCorpus | None = None, stop_after: int | None = None,
+                device: str | torch.device = "cpu") -> TrainResult:
+    """Train the tokenizer (``config.tokenizer_steps`` updates), then the model (``config.model_steps``) on the
+    train windows; checkpoint to ``out_dir`` every ``checkpoint_every`` steps and at each stage's end.
+
+    ``resume=True`` continues from ``out_dir`` if it holds a checkpoint of the same config (another config
+    raises :class:`CheckpointError`). ``stop_after`` ends the call after that many updates in this call (an
+    interruption, for tests and for time-boxed runs). ``progress`` shows a rich progress bar. ``device``
+    (e.g. ``"cuda"``) is where the updates run; checkpoints and the returned networks are on the CPU.
+    """
+    out = Path(out_dir) if out_dir is not None else None
+    torch.manual_seed(config.seed)
+    tok, model = KlineTokenizer(config.tokenizer), KlineModel(config.model)
+    state = {"stage": "tokenizer", "step": 0, "history": []}
+    opt_state = None
+    if out is not None and resume and (out / "progress.json").exists():
+        _, tok, model = load_kline(out, config)
+        state = json.loads((out / "progress.json").read_text())
+        if (out / "optimizer.pt").exists():
+            opt_state = torch.load(out / "optimizer.pt", map_location="cpu", weights_only=True)
+    elif out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        _save(config.to_dict(), out / "config.json")
+
+    corpus = corpus if corpus is not None else build_corpus(config)
+    train = corpus.windows("train", config.lookback, config.horizon, config.stride, config.clip)
+    val = corpus.windows("validation", config.lookback, config.horizon, config.horizon, config.clip)
+    done_here = 0
+    device = torch.device(device)
+    tok.to(device)
+    model.to(device)
+
+    def checkpoint(opt) -> None:
+        if out is None:
+            return
+        _save({k: v.cpu() for k, v in tok.state_dict().items()}, out / "tokenizer.pt")
+        _save({k: v.cpu() for k, v in model.state_dict().items()}, out / "model.pt")
+        _save(opt.state_dict() if opt is not None else {}, out / "optimizer.pt")
+        _save(state, out / "progress.json")
+
+    for stage_id, (stage, net, steps) in enumerate(
+            [("tokenizer", tok, config.tokenizer_steps), ("model", model, config.model_steps)]):
+        if STAGES.index(state["stage"]) > stage_id:
+            continue
+        opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        if opt_state:
+            opt.load_state_dict(opt_state)
+            opt_state = None
+        if stage == "model":
+            tok.eval()
+            tr_c, tr_f = encode_windows(tok, train)
+            tr_cal = torch.from_numpy(train.calendar).to(device)
+        net.train()
+        bar = _progress(progress, f"kline {stage}", steps, state["step"])
+        try:
+            while state["step"] < steps:
+                if stop_after is not None and done_here >= stop_after:
+                    checkpoint(opt)
+                    return TrainResult(config, tok.cpu().eval(), model.cpu().eval(), state, out)
+                idx = torch.from_numpy(_batch(len(train), config.batch_size, config.seed, stage_id,
+                                              state["step"]))
+                if stage == "tokenizer":
+                    loss, parts = tok.loss(torch.from_numpy(train.z)[idx].to(device))
+                else:
+                    loss, parts = model.loss(tr_c[idx], tr_f[idx], tr_cal[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                opt.step()
+                state["step"] += 1
+                done_here += 1
+                if bar is not None:
+                    bar[0].update(bar[1], advance=1, description=f"kline {stage} loss {loss.item():.4f}")
+                if state["step"] % config.checkpoint_every == 0 or state["step"] == steps:
+                    state["history"].append({"stage": stage, "step": state["step"], **parts})
+                    checkpoint(opt)
+        finally:
+            if bar is not None:
+                bar[0].stop()
+        net.eval()
+        state["history"].append({"stage": stage, "step": state["step"], "validation": _val_loss(
+            stage, tok, model, val, device)})
+        state["stage"], state["step"] = STAGES[stage_id + 1], 0
+        checkpoint(None)
+    return TrainResult(config, tok.cpu().eval(), model.cpu().eval(), state, out)
+
+
+@torch.no_grad()
+def _val_loss(stage: str, tok: KlineTokenizer, model: KlineModel, val: Windows, device) -> dict[str, float]:
+    z = torch.from_numpy(val.z[:1024]).to(device)
+    if stage == "tokenizer":
+        return tok.loss(z)[1]
+    c, f = tok.encode(z)
+    return model.loss(c, f, torch.from_numpy(val.calendar[:1024]).to(device))[1]
+
+
+def _progress(show: bool, label: str, total: int, done: int):
+    if not show:
+        return None
+    from rich.progress import Progress
+
+    p = Progress(transient=True)
+    p.start()
+    return p, p.add_task(label, total=total, completed=done)
