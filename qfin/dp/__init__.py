@@ -1,0 +1,57 @@
+"""Distributional dynamic programming with stock augmentation (Pires, Rowland, Borsa et al. 2025,
+"Optimizing Return Distributions with Distributional Dynamic Programming", arXiv 2501.13028).
+
+``FiniteMDP`` is the model, ``solve(mdp, objective)`` optimises CVaR, target probabilities, expected utilities
+and other objectives of the return distribution exactly over stock-augmented states, and ``evaluate_policy``
+gives the exact law of the return of any policy. Finance problems ship in :mod:`qfin.dp.problems`;
+``solve_spec`` runs a PROBLEM.toml; ``train_qrdqn`` is the deep variant (QR-DQN on the stock-augmented env).
+"""
+
+from qfin.dp import problems
+from qfin.dp._distribution import ReturnDistribution, lower_tail_mean_weighted
+from qfin.dp._exact import DPResult, achievable_returns, evaluate_policy
+from qfin.dp._mdp import FiniteMDP
+from qfin.dp._objectives import (
+    CVaR,
+    ExpectedUtility,
+    Homeostatic,
+    MeanCVaR,
+    Objective,
+    ProbabilityOfTarget,
+    Satisficing,
+)
+from qfin.dp._solve import solve
+from qfin.dp._spec import DPSpec, load_spec, plot_return_distributions, solve_spec
+
+__all__ = [
+    "CVaR",
+    "DPResult",
+    "DPSpec",
+    "ExpectedUtility",
+    "FiniteMDP",
+    "FiniteMDPEnv",
+    "Homeostatic",
+    "MeanCVaR",
+    "Objective",
+    "ProbabilityOfTarget",
+    "ReturnDistribution",
+    "Satisficing",
+    "achievable_returns",
+    "evaluate_policy",
+    "load_spec",
+    "lower_tail_mean_weighted",
+    "plot_return_distributions",
+    "problems",
+    "solve",
+    "solve_spec",
+    "train_qrdqn",
+]
+
+
+def __getattr__(name):
+    # The deep variant pulls in gymnasium, torch and sb3-contrib: imported only when asked for.
+    if name in ("FiniteMDPEnv", "train_qrdqn"):
+        from qfin.dp import _deep
+
+        return getattr(_deep, name)
+    raise AttributeError(f"module 'qfin.dp' has no attribute {name!r}")

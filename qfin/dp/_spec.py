@@ -1,0 +1,160 @@
+"""PROBLEM.toml specs for ``qfin dp solve``: a shipped finance problem, an objective and solver settings.
+
+Example::
+
+    problem = "liquidation"          # betting | wealth_process | liquidation
+    [params]                         # keyword arguments of qfin.dp.problems.<problem>
+    inventory = 4
+    horizon = 3
+    [objective]
+    kind = "probability_of_target"   # cvar | mean_cvar | probability_of_target | expected_value |
+    target = 39.5                    # homeostatic | satisficing
+    [solver]
+    method = "exact"                 # or "quantile" (n_quantiles, n_stocks, evaluation)
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from qfin.dp import problems
+from qfin.dp._exact import DPResult
+from qfin.dp._objectives import (
+    CVaR,
+    ExpectedUtility,
+    Homeostatic,
+    MeanCVaR,
+    Objective,
+    ProbabilityOfTarget,
+    Satisficing,
+)
+from qfin.dp._solve import solve
+from qfin.errors import SpecError
+
+__all__ = ["DPSpec", "load_spec", "plot_return_distributions", "solve_spec"]
+
+_PROBLEMS = {"betting": problems.betting, "wealth_process": problems.wealth_process,
+             "liquidation": problems.liquidation}
+
+
+class ObjectiveSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["cvar", "mean_cvar", "probability_of_target", "expected_value", "homeostatic", "satisficing"]
+    alpha: float | None = None
+    weight: float | None = None
+    target: float | None = None
+    set_point: float | None = None
+    power: float = 2.0
+
+
+class SolverSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    method: Literal["exact", "quantile"] = "exact"
+    n_quantiles: int = 64
+    n_stocks: int = 201
+    evaluation: Literal["exact", "monte_carlo"] = "exact"
+    seed: int = 0
+
+
+class DPSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    problem: Literal["betting", "wealth_process", "liquidation"]
+    params: dict[str, Any] = {}
+    objective: ObjectiveSpec
+    solver: SolverSpec = SolverSpec()
+
+
+def load_spec(path: str | Path) -> DPSpec:
+    """Parse and validate a PROBLEM.toml; errors name the file and the key."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML ({exc})") from None
+    try:
+        spec = DPSpec.model_validate(raw)
+    except ValidationError as exc:
+        msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SpecError(f"{path}: {msgs}") from None
+    known = set(inspect.signature(_PROBLEMS[spec.problem]).parameters)
+    unknown = sorted(set(spec.params) - known)
+    if unknown:
+        raise SpecError(f"{path}: params.{unknown[0]} is not a parameter of {spec.problem}; accepted: "
+                        f"{', '.join(sorted(known))}")
+    return spec
+
+
+def _objective(spec: ObjectiveSpec, where: str) -> Objective:
+    def need(name):
+        value = getattr(spec, name)
+        if value is None:
+            raise SpecError(f"{where}: objective.{name} is required for kind = {spec.kind!r}")
+        return value
+
+    if spec.kind == "cvar":
+        return CVaR(need("alpha"))
+    if spec.kind == "mean_cvar":
+        return MeanCVaR(need("alpha"), need("weight"))
+    if spec.kind == "probability_of_target":
+        return ProbabilityOfTarget(need("target"))
+    if spec.kind == "homeostatic":
+        return Homeostatic(need("set_point"), spec.power)
+    if spec.kind == "satisficing":
+        return Satisficing(need("target"))
+    return ExpectedUtility(lambda x: x)
+
+
+def solve_spec(path: str | Path) -> tuple[DPResult, DPResult, list[dict], dict]:
+    """Solve a spec: returns (optimal result, risk-neutral result, policy rows on reachable states, problem info).
+
+    Policy rows carry t, state (decoded where the problem names its states), stock, action and probability.
+    """
+    spec = load_spec(path)
+    built = _PROBLEMS[spec.problem](**spec.params)
+    mdp, info = built if isinstance(built, tuple) else (built, {})
+    objective = _objective(spec.objective, str(path))
+    s = spec.solver
+    kwargs = {"method": s.method, "n_quantiles": s.n_quantiles, "n_stocks": s.n_stocks,
+              "evaluation": s.evaluation, "seed": s.seed}
+    result = solve(mdp, objective, **kwargs)
+    neutral = solve(mdp, ExpectedUtility(lambda x: x))
+    rows = result.reachable_policy_table()
+    if "decode" in info:
+        for row in rows:
+            row["state"] = str(info["decode"][row["state"]])
+    return result, neutral, rows, info
+
+
+def plot_return_distributions(result: DPResult, neutral: DPResult, path: str | Path) -> Path:
+    """PNG of the optimal return law beside the risk-neutral one (written to a temporary name, then renamed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    atoms = np.union1d(result.atoms, neutral.atoms)
+    width = 0.4 * (np.min(np.diff(atoms)) if atoms.size > 1 else 1.0)
+    ax.bar(result.atoms - width / 2, result.probabilities, width=width, label=f"optimal ({type(result.objective).__name__})")
+    ax.bar(neutral.atoms + width / 2, neutral.probabilities, width=width, label="risk-neutral (max mean)")
+    ax.set_xlabel("return G")
+    ax.set_ylabel("probability")
+    ax.legend()
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent if str(path.parent) else ".")
+    os.close(fd)
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
