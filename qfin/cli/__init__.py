@@ -15,6 +15,7 @@ from rich.markup import escape
 from qfin import __version__
 from qfin.cli._backtest import backtest_command
 from qfin.cli._data import data_app
+from qfin.cli._dp import dp_app
 from qfin.cli._sweep import sweep_command
 from qfin.errors import QfinError
 
@@ -26,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(data_app, name="data")
+app.add_typer(dp_app, name="dp")
 app.command("backtest")(backtest_command)
 app.command("sweep")(sweep_command)
 
