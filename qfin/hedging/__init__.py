@@ -1,0 +1,75 @@
+"""Option pricing (Black–Scholes, Heston), Heston calibration, hedging baselines and the deep hedger.
+
+- Pricing: :func:`bs_price`, :func:`bs_delta`, :func:`bs_gamma`, :func:`bs_vega`, :func:`implied_vol`,
+  :func:`heston_price`, :func:`heston_delta` (P1/P2 Fourier integrals).
+- Calibration: :func:`calibrate_heston` (option quotes), :func:`heston_from_history` (index + VIX).
+- Hedging: baselines on a :class:`HedgingMarket`, the LSTM deep hedger (:func:`train_hedger`) and the
+  Adam vs K-FAC comparison (:func:`run_hedging_experiment`, what a ``qfin hedge`` command would call).
+  Every P&L comes from :func:`qfin.data.simulate.hedging_pnl`.
+
+The deep hedger and the experiment (torch) load on first use, so pricing alone never imports torch.
+"""
+
+import importlib
+from typing import Any
+
+from ._baselines import (
+                         HedgingMarket,
+                         bs_delta_hedge,
+                         delta_vega_swap_hedge,
+                         heston_delta_hedge,
+                         min_variance_hedge,
+                         no_hedge,
+                         variance_swap_prices,
+                         whalley_wilmott_hedge,
+)
+from ._black_scholes import bs_delta, bs_gamma, bs_price, bs_vega, implied_vol
+from ._calibration import HestonCalibration, calibrate_heston, heston_from_history
+from ._heston import FellerWarning, heston_delta, heston_price, heston_probabilities
+
+__all__ = [
+                         "ExperimentConfig",
+                         "FellerWarning",
+                         "HedgerConfig",
+                         "HedgingMarket",
+                         "HestonCalibration",
+                         "LSTMHedger",
+                         "TrainResult",
+                         "bs_delta",
+                         "bs_delta_hedge",
+                         "bs_gamma",
+                         "bs_price",
+                         "bs_vega",
+                         "calibrate_heston",
+                         "delta_vega_swap_hedge",
+                         "hedge_with",
+                         "hedger_loss",
+                         "heston_delta",
+                         "heston_delta_hedge",
+                         "heston_from_history",
+                         "heston_price",
+                         "heston_probabilities",
+                         "historical_heston",
+                         "implied_vol",
+                         "indifference_price",
+                         "min_variance_hedge",
+                         "no_hedge",
+                         "pnl_metrics",
+                         "run_hedging_experiment",
+                         "train_hedger",
+                         "variance_swap_prices",
+                         "whalley_wilmott_hedge",
+]
+
+_LAZY = {name: "_deep" for name in ("HedgerConfig", "LSTMHedger", "TrainResult", "hedge_with", "hedger_loss",
+                                     "indifference_price", "train_hedger")}
+_LAZY.update({name: "_experiment" for name in ("ExperimentConfig", "historical_heston", "pnl_metrics",
+                                                "run_hedging_experiment")})
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'qfin.hedging' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"qfin.hedging.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value

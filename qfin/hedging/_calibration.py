@@ -1,0 +1,129 @@
+"""Heston calibration: to option quotes by bounded least squares, and historically from an index and its VIX."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from ..data.simulate import HestonParams
+from ._black_scholes import bs_price, bs_vega, implied_vol
+from ._common import as_array, check_kind, invalid
+from ._heston import FellerWarning, check_heston_params, heston_price
+
+__all__ = ["HestonCalibration", "calibrate_heston", "heston_from_history"]
+
+# (v0, kappa, theta, sigma, rho): wide enough for equity surfaces, tight enough to keep the integrals tame
+DEFAULT_BOUNDS = ((1e-4, 0.05, 1e-4, 0.01, -0.999), (1.0, 20.0, 1.0, 3.0, 0.999))
+
+
+@dataclass(frozen=True)
+class HestonCalibration:
+    """Result of :func:`calibrate_heston`.
+
+    params : the fitted :class:`~qfin.data.simulate.HestonParams`.
+    feller : whether 2 kappa theta > sigma^2; feller_ratio is 2 kappa theta / sigma^2.
+    iv_rmse : root-mean-square implied-vol error of the fit; max_price_error : largest |model - quote| price.
+    success, message, n_evaluations : from scipy's least_squares.
+    """
+
+    params: HestonParams
+    feller: bool
+    feller_ratio: float
+    iv_rmse: float
+    max_price_error: float
+    success: bool
+    message: str
+    n_evaluations: int
+
+
+def calibrate_heston(spot: float, strikes: Any, maturities: Any, quotes: Any, rate: float = 0.0,
+                     dividend: float = 0.0, kind: Any = "call", quote_type: str = "price",
+                     x0: tuple[float, float, float, float, float] = (0.04, 2.0, 0.04, 0.5, -0.5),
+                     bounds: tuple[tuple[float, ...], tuple[float, ...]] = DEFAULT_BOUNDS) -> HestonCalibration:
+    """Fit (v0, kappa, theta, sigma, rho) to European option quotes by bounded least squares on implied vols.
+
+    The residual of quote i is the implied-vol error (model_price_i - quote_price_i) / vega_i, the first-order
+    implied-vol difference with the market vega held fixed (it avoids inverting model prices at every trial
+    point and is exact to first order at the optimum); scipy's trust-region-reflective ``least_squares`` keeps
+    the parameters inside ``bounds``. A Feller violation of the result is reported (``feller``) and warned.
+
+    Parameters
+    ----------
+    spot : underlying price.
+    strikes, maturities, quotes : arrays of one shape (or broadcastable), one entry per quote; maturities in
+        years > 0; quotes are prices (``quote_type="price"``) or Black–Scholes implied vols (``"vol"``).
+    rate, dividend : continuously compounded, per year.
+    kind : "call"/"put" or an array of them.
+    x0 : starting point; bounds : (lower, upper) for (v0, kappa, theta, sigma, rho).
+    """
+    s = float(as_array(spot, "spot", positive=True))
+    k = as_array(strikes, "strikes", positive=True)
+    t = as_array(maturities, "maturities", positive=True)
+    quotes_arr = as_array(quotes, "quotes", positive=True)
+    is_call = check_kind(kind)
+    k, t, quotes_arr, is_call = (a.ravel() for a in np.broadcast_arrays(k, t, quotes_arr, is_call))
+    kinds = np.where(is_call, "call", "put")
+    if quote_type == "price":
+        prices = quotes_arr
+        vols = np.asarray(implied_vol(prices, s, k, t, rate, kinds, dividend))
+    elif quote_type == "vol":
+        vols = quotes_arr
+        prices = np.asarray(bs_price(s, k, t, rate, vols, kinds, dividend))
+    else:
+        raise invalid("quote_type", f"must be 'price' or 'vol', got {quote_type!r}")
+    vega = np.maximum(np.asarray(bs_vega(s, k, t, rate, vols, dividend)), 1e-8 * s)
+    lower, upper = (np.asarray(b, dtype=np.float64) for b in bounds)
+    start = np.clip(np.asarray(x0, dtype=np.float64), lower, upper)
+
+    def model(x: np.ndarray) -> np.ndarray:
+        return np.asarray(heston_price(s, k, t, rate, *x, kind=kinds, dividend=dividend, epsabs=1e-11,
+                                       warn=False))
+
+    fit = least_squares(lambda x: (model(x) - prices) / vega, start, bounds=(lower, upper), method="trf",
+                        x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=500)
+    v0, kappa, theta, sigma, rho = (float(v) for v in fit.x)
+    params = HestonParams(v0, kappa, theta, sigma, rho)
+    ratio = 2.0 * kappa * theta / sigma ** 2
+    if ratio <= 1.0:
+        warnings.warn(f"calibrated Heston parameters violate the Feller condition (2 kappa theta / sigma^2 = "
+                      f"{ratio:.3f} <= 1)", FellerWarning, stacklevel=2)
+    errors = model(fit.x) - prices
+    return HestonCalibration(params, ratio > 1.0, ratio, float(np.sqrt(np.mean((errors / vega) ** 2))),
+                             float(np.max(np.abs(errors))), bool(fit.success), str(fit.message), int(fit.nfev))
+
+
+def heston_from_history(prices: Any, vix: Any, periods_per_year: float = 252.0) -> HestonParams:
+    """Historical Heston estimate from aligned daily index closes and VIX levels (percent).
+
+    With v_t = (VIX_t / 100)^2 as the instantaneous variance proxy and dt = 1 / periods_per_year:
+    v0 = the last v_t; kappa and theta from the AR(1) fit v_{t+1} = a + b v_t (the exact discretisation of the
+    CIR mean: b = e^{-kappa dt}, a = theta (1 - b)); sigma from the variance of the innovations scaled by
+    sqrt(v_t dt); rho = corr(log-returns, variance changes). VIX is a 30-day risk-neutral expectation, so this is
+    a proxy of the variance path, not a calibration to option prices.
+
+    Parameters
+    ----------
+    prices : [T] index closes on the same dates as ``vix`` (> 0, finite).
+    vix : [T] VIX levels in percent (> 0, finite).
+    """
+    p = as_array(prices, "prices", positive=True).ravel()
+    level = as_array(vix, "vix", positive=True).ravel()
+    if p.shape != level.shape or p.size < 30:
+        raise invalid("vix", f"expected prices and vix of one length >= 30 (aligned dates), got {p.size} and "
+                             f"{level.size}")
+    dt = 1.0 / periods_per_year
+    v = (level / 100.0) ** 2
+    b, a = np.polyfit(v[:-1], v[1:], 1)
+    if not 0.0 < b < 1.0:
+        raise invalid("vix", f"the variance series is not mean reverting (AR(1) coefficient {b:.4f} outside (0, 1))")
+    kappa = -np.log(b) / dt
+    theta = a / (1.0 - b)
+    resid = v[1:] - (a + b * v[:-1])
+    sigma = float(np.std(resid / np.sqrt(v[:-1] * dt), ddof=2))
+    rho = float(np.corrcoef(np.diff(np.log(p)), np.diff(v))[0, 1])
+    check_heston_params(v[-1], kappa, theta, sigma, rho, warn=True)
+    return HestonParams(float(v[-1]), float(kappa), float(theta), sigma, rho)

@@ -1,0 +1,38 @@
+"""The Adam vs K-FAC experiment pipeline: metrics and report files (tiny budget, marked slow)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from qfin.hedging import HedgerConfig
+from qfin.hedging._experiment import (
+    ExperimentConfig,
+    pnl_metrics,
+    run_hedging_experiment,
+)
+
+
+def test_pnl_metrics_match_direct_formulas():
+    rng = np.random.default_rng(0)
+    pnl = rng.normal(0.1, 2.0, 1000)
+    m = pnl_metrics(pnl, np.full(1000, 0.3), np.full(1000, 300.0), 0.5)
+    worst = np.sort(pnl)[:50]  # (1000 - 1) * 0.05 -> 49 + 1 worst outcomes
+    assert m["cvar_95"] == pytest.approx(-worst.mean())
+    assert m["entropic"] == pytest.approx(np.log(np.mean(np.exp(-0.5 * pnl))) / 0.5)
+    assert m["sharpe"] == pytest.approx(pnl.mean() / pnl.std(ddof=1))
+    assert m["costs"] == pytest.approx(0.3) and m["turnover"] == pytest.approx(300.0)
+
+
+@pytest.mark.slow
+def test_experiment_writes_metrics_and_report(tmp_path):
+    cfg = ExperimentConfig(maturity_days=5, n_train=512, n_test=256, seeds=(0, 1),
+                           hedger=HedgerConfig(iterations=12, batch_size=128, hidden=4))
+    summary = run_hedging_experiment(cfg, tmp_path)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(saved["strategies"]) >= {"no hedge", "BS delta", "Heston delta", "min-variance delta",
+                                        "Whalley-Wilmott", "delta + variance swap", "LSTM (adam)", "LSTM (kfac)"}
+    assert len(summary["speed"]) == 2
+    assert "data:image/png;base64" in (tmp_path / "report.html").read_text()
