@@ -32,6 +32,8 @@ $(BENCH_VENV)/.installed: pyproject.toml
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(BENCH_VENV)/bin/python -m pip install --quiet $(TORCH)
 	$(BENCH_VENV)/bin/python -m pip install --quiet -e ".[dev,bench]"
+	# FinRL 0.3.7 only for its PortfolioOptimizationEnv module; its own dependency pins (and broker SDKs) are not wanted.
+	$(BENCH_VENV)/bin/python -m pip install --quiet --no-deps finrl==0.3.7
 	touch $@
 
 bench: $(BENCH_VENV)/.installed
