@@ -1,0 +1,145 @@
+"""Binning + WoE transform + IV on 1,000,000 rows x 20 numeric features: qfin vs optbinning and toad (issue 9).
+
+Work, the same for all three, on one seeded data set (saved once as .npy and read by every process):
+- qfin: ``WoEEncoder(StumpBinner(per_feature=False, ...)).fit_transform(X, y)`` (depth-1 XGBoost cut points,
+  WoE, IV with delta-method SEs, the WoE matrix);
+- optbinning: ``BinningProcess(names).fit(X, y)``, ``transform(X, metric="woe")``, IV from ``summary()``;
+- toad: ``Combiner().fit(df, y, method="quantile", n_bins=10)``, ``transform``, ``WOETransformer().fit_transform``,
+  IV per column with ``toad.stats.IV`` on the binned columns.
+Each engine runs in its own process (the peers live in a scratch venv, ``--peer-python``; they are not qfin
+dependencies); the times are the wall clock and the process CPU time of the work after imports and data loading,
+median of ``--repeats`` (all three run single-threaded here, so on a shared machine CPU time is the fairer one).
+Target: qfin at least 10x faster than both. Ratios printed are peer time / qfin time.
+
+    python bench/bench_scorecards.py [--rows 1000000] [--peer-python /tmp/scorecards-peer/bin/python]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+N_FEATURES = 20
+
+
+def _clock() -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process): on a shared machine the CPU time is the steadier figure."""
+    return time.perf_counter(), time.process_time()
+
+
+def _since(t0: tuple[float, float]) -> tuple[float, float]:
+    t1 = _clock()
+    return t1[0] - t0[0], t1[1] - t0[1]
+
+
+def make_data(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """[rows, 20] float64 features and a 0/1 target (about 20% bad) with linear and non-linear signal."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(rows, N_FEATURES))
+    logit = -1.6 + X[:, :10] @ np.linspace(0.5, 0.05, 10) + 0.3 * np.abs(X[:, 10]) + 0.2 * (X[:, 11] > 1)
+    y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(np.int64)
+    return X, y
+
+
+def run_qfin(X, y, max_search_rows):
+    import xgboost  # noqa: F401  (imported lazily by the binner; imports are outside the timing, as for the peers)
+    from qfin.scorecards import StumpBinner, WoEEncoder
+    t = _clock()
+    enc = WoEEncoder(StumpBinner(per_feature=False, max_search_rows=max_search_rows))
+    W = enc.fit_transform(X, y)
+    iv = [r.value for r in enc.iv_]
+    return _since(t), iv, float(W[:, 0].mean())
+
+
+def run_optbinning(X, y):
+    from optbinning import BinningProcess
+    names = [f"x{j}" for j in range(X.shape[1])]
+    t = _clock()
+    bp = BinningProcess(names).fit(X, y)
+    W = bp.transform(X, metric="woe")
+    iv = bp.summary().set_index("name").loc[names, "iv"].astype(float).tolist()
+    return _since(t), iv, float(np.asarray(W)[:, 0].mean())
+
+
+def run_toad(X, y):
+    import pandas as pd
+    import toad
+    df = pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    t = _clock()
+    c = toad.transform.Combiner()
+    c.fit(df, y, method="quantile", n_bins=10)
+    binned = c.transform(df)
+    W = toad.transform.WOETransformer().fit_transform(binned, y)
+    iv = [float(toad.stats.IV(binned[col], y)) for col in df.columns]
+    return _since(t), iv, float(W.iloc[:, 0].mean())
+
+
+ENGINES = {"optbinning": run_optbinning, "toad": run_toad}
+
+
+def _child(engine: str, data: str, repeats: int, max_search_rows: int | None) -> None:
+    X, y = np.load(f"{data}/X.npy"), np.load(f"{data}/y.npy")
+    runs = [run_qfin(X, y, max_search_rows) if engine == "qfin" else ENGINES[engine](X, y) for _ in range(repeats)]
+    version = "qfin"
+    if engine != "qfin":
+        import importlib.metadata
+        version = importlib.metadata.version(engine)
+    print(json.dumps({"engine": engine, "version": version, "times": [r[0][0] for r in runs],
+                      "cpu": [r[0][1] for r in runs], "iv": runs[-1][1]}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--peer-python", default="/tmp/scorecards-peer/bin/python")
+    ap.add_argument("--max-search-rows", type=int, default=None,
+                    help="qfin: rows sampled for the cut-point search (default: all rows)")
+    ap.add_argument("--engines", default="qfin,optbinning,toad", help="comma-separated subset to run")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--data", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        _child(args.child, args.data, args.repeats, args.max_search_rows)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        X, y = make_data(args.rows)
+        np.save(f"{tmp}/X.npy", X)
+        np.save(f"{tmp}/y.npy", y)
+        results = {}
+        for engine in args.engines.split(","):
+            python = sys.executable if engine == "qfin" else args.peer_python
+            if engine != "qfin" and not Path(python).exists():
+                print(f"{engine}: skipped (no peer interpreter at {python}; pass --peer-python)")
+                continue
+            cmd = [python, __file__, "--child", engine, "--data", tmp, "--repeats", str(args.repeats)]
+            if args.max_search_rows:
+                cmd += ["--max-search-rows", str(args.max_search_rows)]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                print(f"{engine}: failed\n{proc.stderr[-2000:]}")
+                continue
+            results[engine] = json.loads(proc.stdout.strip().splitlines()[-1])
+    q = results.get("qfin")
+    print(f"binning + WoE + IV, {args.rows:,} rows x {N_FEATURES} features (median of {args.repeats})")
+    for engine, r in results.items():
+        t, c = statistics.median(r["times"]), statistics.median(r["cpu"])
+        ratio = ""
+        if q and engine != "qfin":
+            ratio = (f"  qfin is {t / statistics.median(q['times']):.1f}x faster (wall), "
+                     f"{c / statistics.median(q['cpu']):.1f}x (CPU)")
+        iv = r["iv"]
+        top = ", ".join(f"x{j}={iv[j]:.3f}" for j in np.argsort(iv)[::-1][:3])
+        print(f"  {engine:10s} {r['version']:8s} wall {t:7.2f} s  CPU {c:7.2f} s   top IV {top}{ratio}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,416 @@
+"""Supervised binning: cut points from depth-1 XGBoost stumps (Sudjianto & Burakov 2025, section 4).
+
+Each numeric feature gets thresholds t_1 < ... < t_{K-1} (float32). A value x goes to bin
+``searchsorted(t, float32(x), side="right")``, i.e. bin i holds t_i <= x < t_{i+1}: exactly how XGBoost routes
+a split (``x < t`` goes left, compared in float32). After the regular bins come the missing bin and one bin
+per special value. Categorical features are ordered by smoothed event rate (rare levels pooled into one
+"other" level first) and binned on that rank, so each bin is a run of levels with similar event rates.
+
+Bin layout per feature: ``0..K-1`` regular bins, ``K`` missing, ``K+1..`` special values. Values missing at
+transform go to the missing bin; unseen categories go to the bin of the pooled rare levels when there is
+one, else to the missing bin (documented in :class:`StumpBinner`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils import ClassifierTags
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from qfin.errors import DataValidationError
+from qfin.scorecards._frames import columns_of, wrap_like
+from qfin.scorecards._measures import binary_target
+
+__all__ = ["StumpBinner", "FeatureBins", "stump_thresholds"]
+
+OTHER = "__other__"
+
+
+@dataclass
+class FeatureBins:
+    """Fitted bins of one feature.
+
+    name : column name; kind : "numeric" or "categorical".
+    thresholds : [K-1] float32 cut points (numeric: on the value; categorical: on the event-rate rank).
+    level_rank : categorical level -> rank (float), rare levels -> rank of OTHER.
+    specials : special values, each with its own bin after the missing bin.
+    labels : one label per bin, regular bins first, then "Missing", then "Special=v".
+    """
+
+    name: str
+    kind: str
+    thresholds: np.ndarray
+    level_rank: dict[str, float] = field(default_factory=dict)
+    specials: list[float] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+
+    @property
+    def n_regular(self) -> int:
+        return self.thresholds.size + 1
+
+    @property
+    def missing_bin(self) -> int:
+        return self.n_regular
+
+    @property
+    def n_bins(self) -> int:
+        return self.n_regular + 1 + len(self.specials)
+
+    def assign(self, col: np.ndarray) -> np.ndarray:
+        """[n] column -> [n] int64 bin indices (layout in the module notes)."""
+        if self.kind == "categorical":
+            other = self.level_rank.get(OTHER, np.nan)
+            ranks = np.array([np.nan if v is None else self.level_rank.get(v, other) for v in col],
+                             dtype=np.float64)
+            x = ranks
+        else:
+            x = col
+        out = route(self.thresholds, x.astype(np.float32))
+        out[np.isnan(x)] = self.missing_bin
+        for s, v in enumerate(self.specials):
+            out[col == v] = self.missing_bin + 1 + s
+        return out
+
+
+def route(thresholds: np.ndarray, x32: np.ndarray) -> np.ndarray:
+    """[n] int64 bin = number of float32 thresholds <= x (XGBoost's ``x < t`` goes left); NaN gives 0.
+
+    Same as ``np.searchsorted(thresholds, x32, side="right")``; for the few cut points of a scorecard, summing
+    comparisons into an int8 counter is about ten times faster than the binary search.
+    """
+    if thresholds.size > 100:
+        return np.searchsorted(thresholds, x32, side="right").astype(np.int64)
+    acc = np.zeros(x32.shape[0], dtype=np.int8)
+    for t in thresholds:
+        np.add(acc, x32 >= t, out=acc, casting="unsafe")
+    return acc.astype(np.int64)
+
+
+def _trees_splits(booster: Any) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per feature index: (unique split thresholds, total gain) from a depth-1 booster's dump."""
+    import json
+    acc: dict[int, dict[float, float]] = {}
+    for tree in booster.get_dump(dump_format="json", with_stats=True):
+        node = json.loads(tree)
+        if "split" not in node:
+            continue
+        f = int(str(node["split"]).lstrip("f")) if not isinstance(node["split"], int) else node["split"]
+        t = float(np.float32(node["split_condition"]))
+        acc.setdefault(f, {}).setdefault(t, 0.0)
+        acc[f][t] += float(node.get("gain", 0.0))
+    return {f: (np.array(list(d.keys())), np.array(list(d.values()))) for f, d in acc.items()}
+
+
+def stump_thresholds(X: np.ndarray, y: np.ndarray, n_estimators: int = 30, learning_rate: float = 0.3,
+                     max_prebins: int = 256, random_state: int = 0, n_jobs: int = 1
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Candidate cut points and their gains from one depth-1 boosted model on the [n, d] matrix X.
+
+    The model is additive in the features (one split per tree), so each feature's thresholds are the
+    steps of its own shape function. Returns, per column, (thresholds float32 ascending, total gain).
+    """
+    import xgboost as xgb
+    model = xgb.XGBClassifier(n_estimators=n_estimators, max_depth=1, learning_rate=learning_rate,
+                              tree_method="hist", max_bin=max_prebins, random_state=random_state,
+                              n_jobs=n_jobs, base_score=float(np.clip(y.mean(), 1e-6, 1 - 1e-6)))
+    model.fit(X.astype(np.float32), y)
+    splits = _trees_splits(model.get_booster())
+    out = []
+    for j in range(X.shape[1]):
+        t, g = splits.get(j, (np.empty(0), np.empty(0)))
+        order = np.argsort(t)
+        out.append((t[order].astype(np.float32), g[order]))
+    return out
+
+
+def _select(prebin_counts: np.ndarray, cand: np.ndarray, gain: np.ndarray, max_bins: int,
+            min_count: float) -> np.ndarray:
+    """Greedy: add candidates by decreasing gain while every bin keeps >= min_count rows.
+
+    prebin_counts : [len(cand) + 1] rows between consecutive candidates (cand ascending, float32).
+    """
+    cum = np.concatenate([[0], np.cumsum(prebin_counts)])
+    chosen: list[int] = []  # indices into cand
+    for i in np.argsort(-gain, kind="stable"):
+        if len(chosen) >= max_bins - 1:
+            break
+        trial = sorted([*chosen, int(i)])
+        edges = cum[[0, *[k + 1 for k in trial], cum.size - 1]]
+        if np.diff(edges).min() >= min_count:
+            chosen.append(int(i))
+    return np.sort(cand[np.array(chosen, dtype=np.int64)]).astype(np.float32)
+
+
+def _pav_merge(thresholds: np.ndarray, bins: np.ndarray, y: np.ndarray, trend: str) -> np.ndarray:
+    """Remove cut points until the event rate is monotone in the bin index (pool adjacent violators)."""
+    k = thresholds.size + 1
+    bad = np.bincount(bins, weights=y, minlength=k)
+    cnt = np.bincount(bins, minlength=k).astype(np.float64)
+    if trend == "auto":
+        idx = np.arange(k)
+        w = cnt / cnt.sum()
+        rate = bad / np.maximum(cnt, 1)
+        trend = "ascending" if np.sum(w * (idx - w @ idx) * (rate - w @ rate)) >= 0 else "descending"
+    sign = 1.0 if trend == "ascending" else -1.0
+    # blocks: [first bin, bad, count]
+    blocks: list[list[float]] = []
+    for i in range(k):
+        blocks.append([i, bad[i], cnt[i]])
+        while len(blocks) > 1 and sign * (blocks[-2][1] / blocks[-2][2] - blocks[-1][1] / blocks[-1][2]) >= 0:
+            last = blocks.pop()
+            blocks[-1][1] += last[1]
+            blocks[-1][2] += last[2]
+    starts = [int(b[0]) for b in blocks[1:]]
+    return thresholds[np.array(starts, dtype=np.int64) - 1] if starts else thresholds[:0]
+
+
+class StumpBinner(TransformerMixin, BaseEstimator):
+    """Bin every feature by depth-1 XGBoost stumps (or quantiles, or a CART tree, for comparison).
+
+    ``transform`` returns the bin index of each value ([n, d] int64, same container type as the input);
+    :attr:`bins_` holds the fitted :class:`FeatureBins` (thresholds, labels).
+
+    Parameters
+    ----------
+    method : "stump" (depth-1 XGBoost split points, ranked by gain), "quantile" (equal frequency) or "tree"
+        (scikit-learn CART with ``max_leaf_nodes=max_bins``).
+    max_bins : most regular bins per feature (missing and special bins come on top).
+    min_bin_share : least share of the non-missing rows in every regular bin.
+    monotonic_trend : None, "auto", "ascending" or "descending" event rate across numeric bins; enforced by
+        merging adjacent bins (pool adjacent violators). Categorical bins are monotone by construction.
+    per_feature : True fits one stump model per feature (each feature's own cut points); False fits one
+        joint depth-1 model whose per-feature thresholds define the bins (faster, but a feature that the
+        others explain may get few cuts).
+    n_estimators, learning_rate, max_prebins : the stump model (``max_prebins`` is XGBoost's ``max_bin``).
+    categorical_features : column names or indices to treat as categorical (strings/bools always are).
+    rare_share : categorical levels below this share of rows are pooled into one "other" level; unseen
+        levels at transform time go to that pooled bin (or to the missing bin if nothing was pooled).
+    special_values : values (numeric features) that get bins of their own, e.g. [-999].
+    max_search_rows : if set and smaller than n, the candidate cut points are searched on a seeded random
+        subsample of this many rows (the bin shares, merging and everything after use all rows).
+    random_state : seed of the stump model and of that subsample.
+    n_jobs : XGBoost threads per model (1 by default: the per-feature models are small, and more threads on a
+        shared machine cost more in start-up than they save).
+    """
+
+    def __init__(self, method: str = "stump", max_bins: int = 6, min_bin_share: float = 0.05,
+                 monotonic_trend: str | None = None, per_feature: bool = True, n_estimators: int = 30,
+                 learning_rate: float = 0.3, max_prebins: int = 256, categorical_features: Any = None,
+                 rare_share: float = 0.02, special_values: Any = None, max_search_rows: int | None = None,
+                 random_state: int = 0, n_jobs: int = 1) -> None:
+        self.method = method
+        self.max_bins = max_bins
+        self.min_bin_share = min_bin_share
+        self.monotonic_trend = monotonic_trend
+        self.per_feature = per_feature
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.max_prebins = max_prebins
+        self.categorical_features = categorical_features
+        self.rare_share = rare_share
+        self.special_values = special_values
+        self.max_search_rows = max_search_rows
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.target_tags.required = True
+        tags.transformer_tags.preserves_dtype = []  # bin indices are int64 whatever comes in
+        tags.classifier_tags = ClassifierTags(multi_class=False)  # supervised by a binary target
+        return tags
+
+    # --- validation -------------------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        if self.method not in ("stump", "quantile", "tree"):
+            raise ValueError(f"method must be 'stump', 'quantile' or 'tree'; got {self.method!r}")
+        if isinstance(self.max_bins, bool) or not isinstance(self.max_bins, (int, np.integer)) or self.max_bins < 2:
+            raise ValueError(f"max_bins must be an integer >= 2; got {self.max_bins!r}")
+        if not isinstance(self.min_bin_share, (int, float)) or not 0 <= self.min_bin_share < 0.5:
+            raise ValueError(f"min_bin_share must lie in [0, 0.5); got {self.min_bin_share!r}")
+        if self.monotonic_trend not in (None, "auto", "ascending", "descending"):
+            raise ValueError("monotonic_trend must be None, 'auto', 'ascending' or 'descending'; got "
+                             f"{self.monotonic_trend!r}")
+        if not isinstance(self.rare_share, (int, float)) or not 0 <= self.rare_share < 1:
+            raise ValueError(f"rare_share must lie in [0, 1); got {self.rare_share!r}")
+
+    def _columns(self, X: Any, reset: bool) -> tuple[list[np.ndarray], list[bool]]:
+        forced = self.categorical_features if reset else \
+            [j for j, f in enumerate(self.bins_) if f.kind == "categorical"]
+        names, cols, flags = columns_of(X, forced)
+        validate_data(self, X, skip_check_array=True, reset=reset)
+        if reset:
+            self._names = names or [f"x{j}" for j in range(len(cols))]
+            self.n_features_in_ = len(cols)
+        elif len(cols) != self.n_features_in_:
+            raise ValueError(f"X has {len(cols)} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input")
+        if not reset:
+            for f, c, cat in zip(self.bins_, cols, flags):
+                if f.kind == "numeric" and cat:
+                    raise DataValidationError(f"feature {f.name!r} was numeric at fit time but holds non-numeric "
+                                              f"values now; pass numbers (NaN for missing)", rule="dtype",
+                                              column=f.name)
+        return cols, flags
+
+    # --- fit ----------------------------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any) -> "StumpBinner":
+        """Find the bins of every column of X ([n, d]) for the binary target y ([n], 1 = bad)."""
+        self._check_params()
+        cols, flags = self._columns(X, reset=True)
+        yy = binary_target(y)
+        if yy.shape[0] != cols[0].shape[0]:
+            raise ValueError(f"X has {cols[0].shape[0]} rows but y has {yy.shape[0]}; they must match")
+        n = yy.shape[0]
+        specials = self._specials()
+        prepared: list[np.ndarray] = []
+        fb: list[FeatureBins] = []
+        for name, col, cat in zip(self._names, cols, flags):
+            if cat:
+                ranks, level_rank = self._rank_levels(col, yy, name)
+                prepared.append(ranks)
+                fb.append(FeatureBins(name, "categorical", np.empty(0, np.float32), level_rank=level_rank))
+            else:
+                sv = [float(v) for v in specials.get(name, [])]
+                x = col.copy() if sv else col
+                if sv:
+                    x[np.isin(col, sv)] = np.nan
+                if np.isnan(x).all():
+                    raise DataValidationError(f"feature {name!r} has no usable values (all missing or special); "
+                                              f"drop it before binning", rule="all_missing", column=name)
+                prepared.append(x)
+                fb.append(FeatureBins(name, "numeric", np.empty(0, np.float32), specials=sv))
+        for name, x in zip(self._names, prepared):
+            if np.float32(np.nanmin(x)) == np.float32(np.nanmax(x)):
+                raise DataValidationError(f"feature {name!r} is constant (a single value outside missing/special); "
+                                          f"it cannot be binned — drop it", rule="constant", column=name)
+        if self.max_search_rows is not None and n > self.max_search_rows:
+            rows = np.sort(np.random.default_rng(self.random_state).choice(n, self.max_search_rows, replace=False))
+            cands = self._candidates([x[rows] for x in prepared], yy[rows])
+        else:
+            cands = self._candidates(prepared, yy)
+        for f, x, cand in zip(fb, prepared, cands):
+            ok = ~np.isnan(x)
+            x32 = x[ok].astype(np.float32)
+            # rows per candidate prebin: enough to count any bin made of runs of prebins
+            prebin_counts = np.bincount(route(cand[0], x32), minlength=cand[0].size + 1)
+            min_count = max(self.min_bin_share * x32.size, 1.0)
+            gain = np.arange(cand[0].size, 0, -1, dtype=float) if self.method == "quantile" else cand[1]
+            t = _select(prebin_counts, cand[0], gain, self.max_bins, min_count)
+            if self.monotonic_trend is not None and f.kind == "numeric" and t.size:
+                bins = np.searchsorted(t, x[ok].astype(np.float32), side="right")
+                t = _pav_merge(t, bins, yy[ok].astype(np.float64), self.monotonic_trend)
+            f.thresholds = t
+            f.labels = self._labels(f)
+        self.bins_ = fb
+        self.n_samples_fit_ = n
+        return self
+
+    def _specials(self) -> dict[str, list[Any]]:
+        sv = self.special_values
+        if sv is None:
+            return {}
+        if isinstance(sv, dict):
+            return {str(k): list(v) for k, v in sv.items()}
+        return {name: list(sv) for name in self._names}
+
+    def _rank_levels(self, col: np.ndarray, y: np.ndarray, name: str) -> tuple[np.ndarray, dict[str, float]]:
+        present = np.array([v is not None for v in col])
+        if not present.any():
+            raise DataValidationError(f"feature {name!r} has no usable values (all missing); drop it before binning",
+                                      rule="all_missing", column=name)
+        levels, inverse, counts = np.unique(col[present].astype(str), return_inverse=True, return_counts=True)
+        bad = np.bincount(inverse, weights=y[present], minlength=levels.size)
+        rare = counts < self.rare_share * col.shape[0]
+        keys = [OTHER if r else str(lv) for lv, r in zip(levels, rare)]
+        grouped: dict[str, list[float]] = {}
+        for k, c, b in zip(keys, counts, bad):
+            g = grouped.setdefault(k, [0.0, 0.0])
+            g[0] += c
+            g[1] += b
+        # order by smoothed event rate (ties broken by name so the order is reproducible)
+        order = sorted(grouped, key=lambda k: ((grouped[k][1] + 0.5) / (grouped[k][0] + 1.0), k))
+        rank_of_key = {k: float(i) for i, k in enumerate(order)}
+        level_rank = {str(lv): rank_of_key[k] for lv, k in zip(levels, keys)}
+        if OTHER in rank_of_key:
+            level_rank[OTHER] = rank_of_key[OTHER]
+        ranks = np.full(col.shape[0], np.nan)
+        ranks[present] = np.array([rank_of_key[keys[i]] for i in inverse])
+        return ranks, level_rank
+
+    def _candidates(self, prepared: list[np.ndarray], y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        if self.method == "stump":
+            if self.per_feature:
+                return [stump_thresholds(x[:, None], y, self.n_estimators, self.learning_rate, self.max_prebins,
+                                         self.random_state, self.n_jobs)[0] for x in prepared]
+            return stump_thresholds(np.column_stack(prepared), y, self.n_estimators, self.learning_rate,
+                                    self.max_prebins, self.random_state, self.n_jobs)
+        out = []
+        for x in prepared:
+            ok = ~np.isnan(x)
+            if self.method == "quantile":
+                q = np.quantile(x[ok], np.linspace(0, 1, self.max_bins + 1)[1:-1], method="higher")
+                t = np.unique(q.astype(np.float32))
+                t = t[t > x[ok].min()]
+                out.append((t, np.ones(t.size)))
+            else:
+                from sklearn.tree import DecisionTreeClassifier
+                tree = DecisionTreeClassifier(max_leaf_nodes=self.max_bins,
+                                              min_samples_leaf=max(int(np.ceil(self.min_bin_share * ok.sum())), 1),
+                                              random_state=self.random_state)
+                tree.fit(x[ok, None], y[ok])
+                inner = tree.tree_.feature >= 0
+                # CART sends x <= t left; t is a midpoint between data values, so the next float32 up gives the
+                # same partition under the strict x < t rule used here.
+                t = np.nextafter(tree.tree_.threshold[inner].astype(np.float32), np.float32(np.inf))
+                gain = tree.tree_.impurity[inner] * tree.tree_.weighted_n_node_samples[inner]
+                order = np.argsort(t)
+                out.append((t[order], gain[order]))
+        return out
+
+    @staticmethod
+    def _labels(f: FeatureBins) -> list[str]:
+        t = f.thresholds
+        if f.kind == "categorical":
+            groups: dict[int, list[str]] = {}
+            bins = np.searchsorted(t, np.array(list(f.level_rank.values()), dtype=np.float32), side="right")
+            for lv, b in zip(f.level_rank, bins):
+                groups.setdefault(int(b), []).append(lv)
+            regular = [", ".join(sorted(groups.get(i, []))) for i in range(f.n_regular)]
+        else:
+            edges = [-np.inf, *t.tolist(), np.inf]
+            regular = [f"[{lo:.6g}, {hi:.6g})" for lo, hi in zip(edges[:-1], edges[1:])]
+        return regular + ["Missing"] + [f"Special={v:g}" for v in f.specials]
+
+    # --- transform ----------------------------------------------------------------------------------------
+    def transform(self, X: Any) -> Any:
+        """Bin indices [n, d] (int64), as the same container type as X."""
+        check_is_fitted(self, "bins_")
+        cols, _ = self._columns(X, reset=False)
+        out = np.column_stack([f.assign(c) for f, c in zip(self.bins_, cols)])
+        return wrap_like(out, list(self.get_feature_names_out()), X)
+
+    def bin_columns(self, X: Any):
+        """Yield, per feature, the [n] int64 bin indices of X's column (no [n, d] matrix is built)."""
+        check_is_fitted(self, "bins_")
+        cols, _ = self._columns(X, reset=False)
+        for f, c in zip(self.bins_, cols):
+            yield f.assign(c)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """The input feature names (one bin-index column per input column)."""
+        check_is_fitted(self, "bins_")
+        if input_features is not None:
+            if len(input_features) != self.n_features_in_:
+                raise ValueError(f"input_features has {len(input_features)} names; expected {self.n_features_in_}")
+            if hasattr(self, "feature_names_in_") and list(input_features) != list(self.feature_names_in_):
+                raise ValueError("input_features is not equal to feature_names_in_")
+            return np.asarray(input_features, dtype=object)
+        return np.asarray(self._names, dtype=object)

@@ -1,0 +1,124 @@
+"""Input/output plumbing shared by the scorecard estimators: numpy, pandas or polars in, the same type out.
+
+Columns are split into numeric (float64, NaN = missing) and categorical (object arrays of strings, None =
+missing). Validation happens here, once, at the estimator boundary.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from qfin.errors import DataValidationError
+
+
+def frame_kind(X: Any) -> str:
+    mod = type(X).__module__
+    if mod.startswith("polars") and hasattr(X, "columns"):
+        return "polars"
+    if mod.startswith("pandas") and hasattr(X, "columns"):
+        return "pandas"
+    return "numpy"
+
+
+def numeric_fortran(X: Any) -> Any:
+    """A numeric numpy matrix as one column-major float64 array (a no-op when it already is one), so that
+    several passes over its columns share one conversion; anything else is returned as is."""
+    if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind in "iuf":
+        return np.asfortranarray(X, dtype=np.float64)
+    return X
+
+
+def columns_of(X: Any, categorical: Any = None) -> tuple[list[str] | None, list[np.ndarray], list[bool]]:
+    """Split X into per-column arrays. Returns (names or None for arrays, columns, is_categorical flags).
+
+    ``categorical``: optional list of column names or indices forced to be categorical; otherwise string,
+    boolean, categorical and object columns that are not all numbers are categorical.
+    """
+    kind = frame_kind(X)
+    forced = set(categorical or [])
+    if kind in ("polars", "pandas"):
+        names = [str(c) for c in X.columns]
+        raw = [X[c].to_numpy() for c in X.columns]
+    else:
+        if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+            raise TypeError("sparse input is not supported; pass a dense array or a pandas/polars DataFrame")
+        arr = np.asarray(X)
+        if arr.dtype.kind == "c":
+            raise ValueError("Complex data not supported; pass real numbers or categories")
+        if arr.ndim == 1:
+            raise ValueError("Expected 2D array, got 1D array instead. Reshape your data with X.reshape(-1, 1) "
+                             "for a single feature or X.reshape(1, -1) for a single sample")
+        if arr.ndim != 2:
+            raise ValueError(f"X must be 2-D [n_samples, n_features]; got shape {arr.shape}")
+        names = None
+        if arr.dtype.kind in "iuf" and arr.ndim == 2 and arr.shape[0] and arr.shape[1]:
+            # fast path for numeric matrices: one column-major float64 copy, columns are contiguous views
+            mat = np.asfortranarray(arr, dtype=np.float64)
+            inf = np.isinf(mat)
+            if inf.any() and not set(np.flatnonzero(inf.any(axis=0))) <= set(categorical or []):
+                j = int(np.flatnonzero(inf.any(axis=0))[0])
+                rows = np.flatnonzero(inf[:, j])[:5].tolist()
+                raise DataValidationError(f"Input X contains infinity in column {j} (rows {rows}); use NaN for "
+                                          f"missing values or a special value", rule="inf", column=str(j), rows=rows)
+            if not forced:
+                return None, [mat[:, j] for j in range(mat.shape[1])], [False] * mat.shape[1]
+        raw = [arr[:, j] for j in range(arr.shape[1])]
+    n_rows = X.shape[0] if hasattr(X, "shape") else (raw[0].shape[0] if raw else 0)
+    if len(raw) == 0:
+        raise ValueError(f"Found array with 0 feature(s) (shape=({n_rows}, 0)) while a minimum of 1 is required; "
+                         "X needs at least one column")
+    if n_rows == 0:
+        raise ValueError(f"Found array with 0 sample(s) (shape=(0, {len(raw)})) while a minimum of 1 is required")
+    cols: list[np.ndarray] = []
+    flags: list[bool] = []
+    for j, col in enumerate(raw):
+        label = names[j] if names else j
+        want_cat = label in forced or j in forced
+        num = None if want_cat else _as_numeric(col)
+        if num is None:
+            cols.append(_as_categorical(col))
+            flags.append(True)
+        else:
+            if np.isinf(num).any():
+                rows = np.flatnonzero(np.isinf(num))[:5].tolist()
+                raise DataValidationError(f"Input X contains infinity in column {label!r} (rows {rows}); use NaN "
+                                          f"for missing values or a special value", rule="inf", column=str(label),
+                                          rows=rows)
+            cols.append(num)
+            flags.append(False)
+    return names, cols, flags
+
+
+def _as_numeric(col: np.ndarray) -> np.ndarray | None:
+    if col.dtype.kind in "iuf":
+        return col.astype(np.float64)
+    if col.dtype.kind == "b":
+        return None
+    if col.dtype.kind == "O":
+        try:
+            out = np.array([np.nan if v is None else v for v in col], dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+        return out
+    return None
+
+
+def _as_categorical(col: np.ndarray) -> np.ndarray:
+    out = np.empty(col.shape[0], dtype=object)
+    for i, v in enumerate(col):
+        out[i] = None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+    return out
+
+
+def wrap_like(values: np.ndarray, names: list[str], like: Any) -> Any:
+    """Return a [n, k] array as the same container type as ``like`` (numpy, pandas or polars)."""
+    kind = frame_kind(like)
+    if kind == "polars":
+        import polars as pl
+        return pl.DataFrame({n: values[:, j] for j, n in enumerate(names)})
+    if kind == "pandas":
+        import pandas as pd
+        return pd.DataFrame(values, columns=names, index=like.index)
+    return values
