@@ -1,0 +1,115 @@
+"""Training runs described in TOML (what ``qfin train portfolio|hedging CONFIG.toml`` reads)::
+
+    env = "../envs/portfolio_sp500_train.toml"   # a preset path (relative to this file), or an inline [env] table
+    algo = "ppo"                                 # ppo, a2c, sac, td3, qrdqn
+    total_timesteps = 100000
+    seeds = [0, 1, 2]                            # one run per seed, in out_dir/seed_<k>
+    out_dir = "../models/artifacts/portfolio"    # relative to this file
+    extractor = "eiie"                           # eiie, mlp, none (SB3's flattening), auto
+    n_envs = 1
+    checkpoint_freq = 5000
+    eval_freq = 5000
+    resume = true
+    [env_overrides]                              # constructor arguments replacing the preset's
+    reward = "log_return"
+    [eval_env]                                   # validation env overrides; a portfolio validation runs its whole
+    start = "2017-01-01"                         # span unless episode_length is given
+    end = "2018-12-31"
+    [algo_kwargs]                                # e.g. n_steps, learning_rate; also [policy_kwargs], [extractor_kwargs]
+
+Unknown keys are errors naming the key and the accepted ones (:class:`qfin.errors.SpecError`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from qfin.envs import EnvPreset, load_preset
+from qfin.errors import SpecError
+
+__all__ = ["TrainConfig", "load_train_config", "train_from_config"]
+
+
+class TrainConfig(BaseModel):
+    """A parsed training run (keys as in the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    env: str | dict[str, Any]
+    algo: str = "ppo"
+    total_timesteps: int = Field(100_000, ge=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    out_dir: str = "models/artifacts/agent"
+    extractor: Literal["eiie", "mlp", "none", "auto"] = "auto"
+    n_envs: int = Field(1, ge=1)
+    checkpoint_freq: int = Field(5_000, ge=0)
+    eval_freq: int = Field(5_000, ge=1)
+    eval_episodes: int = Field(1, ge=1)
+    resume: bool = True
+    env_overrides: dict[str, Any] = {}
+    eval_env: dict[str, Any] | None = None
+    algo_kwargs: dict[str, Any] = {}
+    policy_kwargs: dict[str, Any] = {}
+    extractor_kwargs: dict[str, Any] = {}
+
+
+def load_train_config(path: str | Path) -> tuple[TrainConfig, Path]:
+    """Read a training TOML; returns the config and the folder relative paths are resolved against."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such training config") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise SpecError(f"{path}: not valid TOML ({err})") from None
+    try:
+        return TrainConfig.model_validate(raw), path.parent
+    except ValidationError as err:
+        problem = err.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"]) or "config"
+        if problem["type"] == "extra_forbidden":
+            raise SpecError(f"{path}: unknown key {where!r}; accepted: {', '.join(TrainConfig.model_fields)}") from None
+        raise SpecError(f"{path}: {where}: {problem['msg']}") from None
+
+
+def train_from_config(config: str | Path | TrainConfig, kind: Literal["portfolio", "hedging"] | None = None,
+                      base: Path | None = None, progress: bool = True) -> list:
+    """Train one agent per seed as the config says; ``kind`` checks the env is a portfolio or hedging one.
+
+    Returns the :class:`TrainResult` of each seed, in order.
+    """
+    from ._train import train_agent
+
+    if not isinstance(config, TrainConfig):
+        config, base = load_train_config(config)
+    base = Path(base or ".")
+    if isinstance(config.env, str):
+        preset = load_preset(base / config.env)
+    else:
+        try:
+            preset = EnvPreset.model_validate(config.env)
+        except ValidationError as err:
+            raise SpecError(f"env: {err.errors()[0]['msg']} (an inline env needs id and params)") from None
+    expected = {"portfolio": "qfin/Portfolio-v0", "hedging": "qfin/Hedging-v0"}
+    if kind is not None and preset.id != expected[kind]:
+        raise SpecError(f"`train {kind}` needs a {expected[kind]} environment; the config's env is {preset.id}")
+    preset = EnvPreset(id=preset.id, description=preset.description,
+                       params={**preset.params, **config.env_overrides})
+    eval_env = None
+    if config.eval_env is not None:
+        eval_env = dict(config.eval_env)
+        if preset.id == "qfin/Portfolio-v0":
+            eval_env.setdefault("episode_length", None)
+    extractor = None if config.extractor == "none" else config.extractor
+    out = Path(config.out_dir)
+    out = out if out.is_absolute() else base / out
+    return [train_agent(preset, config.algo, config.total_timesteps, seed=seed, out_dir=out / f"seed_{seed}",
+                        extractor=extractor, extractor_kwargs=config.extractor_kwargs,
+                        policy_kwargs=config.policy_kwargs, algo_kwargs=config.algo_kwargs, n_envs=config.n_envs,
+                        eval_env=eval_env, eval_freq=config.eval_freq, eval_episodes=config.eval_episodes,
+                        checkpoint_freq=config.checkpoint_freq, resume=config.resume, progress=progress)
+            for seed in config.seeds]
