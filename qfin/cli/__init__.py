@@ -16,7 +16,10 @@ from qfin import __version__
 from qfin.cli._backtest import backtest_command
 from qfin.cli._data import data_app
 from qfin.cli._dp import dp_app
+from qfin.cli._kline import kline_app
+from qfin.cli._scorecard import scorecard_app
 from qfin.cli._sweep import sweep_command
+from qfin.cli._train import train_app
 from qfin.errors import QfinError
 
 app = typer.Typer(
@@ -28,6 +31,9 @@ app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(dp_app, name="dp")
+app.add_typer(kline_app, name="kline")
+app.add_typer(scorecard_app, name="scorecard")
+app.add_typer(train_app, name="train")
 app.command("backtest")(backtest_command)
 app.command("sweep")(sweep_command)
 
@@ -51,5 +57,5 @@ def main() -> None:
     try:
         app()
     except QfinError as err:
-        Console(stderr=True).print(f"[bold red]error:[/] {escape(str(err))}")
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(err))}")
         sys.exit(1)

@@ -20,6 +20,8 @@ def backtest_command(
 
     out_console = console()
     parsed = load_spec(spec)
+    if any(item.kind == "agent" for item in parsed.strategies):
+        import qfin.agents  # noqa: F401  (registers kind "agent"; torch and SB3 load only for such specs)
     out = out or Path("runs") / spec.stem
     result = run_backtest(parsed, out_dir=out, progress=progress)
     out_console.print(metrics_table(result.metrics, title=f"{parsed.name} — {result.notes['data']}"))
