@@ -125,8 +125,9 @@ def _read_csv(path: Path, columns: Sequence[str], numeric: Sequence[str]) -> pl.
     # null marker such as NA), read everything as text; validation then names the offending rows.
     for attempt, nulls in (({**text, **{c: pl.Float64 for c in numeric}}, None), (text, _NULLS)):
         try:
-            return pl.read_csv(path, columns=list(columns), schema_overrides=attempt, infer_schema_length=0,
-                               null_values=nulls)
+            # scan + select reads only the wanted columns, in parallel, and is faster than read_csv(columns=...)
+            return pl.scan_csv(path, schema_overrides=attempt, infer_schema_length=0,
+                               null_values=nulls).select(list(columns)).collect()
         except pl.exceptions.NoDataError:
             raise DataValidationError(f"{path}: empty_file: the file has no header line.",
                                       rule="empty_file") from None
