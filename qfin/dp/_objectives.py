@@ -9,6 +9,7 @@ the augmented state (s, c); the outer maximum commutes with the maximum over pol
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 import numpy as np
@@ -27,7 +28,7 @@ __all__ = [
 ]
 
 
-class Objective:
+class Objective(ABC):
     """Base of the optimisable objectives: a utility f of the final stock and the start stocks to search."""
 
     #: True when the start stocks depend on the set of achievable returns (outer search over c0).
@@ -37,17 +38,17 @@ class Objective:
         """Candidate start stocks c0 [k]; ``return_support`` is the set of achievable values of G."""
         return np.array([0.0])
 
+    @abstractmethod
     def utility(self, x: np.ndarray) -> np.ndarray:
         """f(x) at final stocks x = c0 + G, vectorised."""
-        raise NotImplementedError
 
     def score(self, c0: float, expected_utility: float) -> float:
         """The objective's value for start stock c0 given E[f(c0 + G)]."""
         return float(expected_utility)
 
+    @abstractmethod
     def evaluate(self, dist: ReturnDistribution) -> float:
         """The objective of a return law, computed directly (not through f): the independent check."""
-        raise NotImplementedError
 
     def check_infinite_horizon(self, gamma: float) -> None:
         """Refuse objectives outside the class DP optimises without a time index (infinite horizon)."""

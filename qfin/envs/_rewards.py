@@ -21,6 +21,7 @@ name                   reward and scale
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,7 @@ REWARDS: dict[str, dict[str, Any]] = {
 }
 
 
-class _Reward:
+class _Reward(ABC):
     """Per-episode reward state: ``reset(length)`` then ``step(r, last)`` once per step."""
 
     def __init__(self, **params: Any) -> None:
@@ -56,8 +57,9 @@ class _Reward:
         self._k += 1
         return self._reward(r, last)
 
+    @abstractmethod
     def _reward(self, r: float, last: bool) -> float:
-        raise NotImplementedError
+        """The reward for this step's return ``r``; ``last`` marks the episode's final step."""
 
 
 class _LogReturn(_Reward):
