@@ -21,21 +21,13 @@ import numpy as np
 from gymnasium import spaces
 
 from qfin.data.simulate import HestonParams, gbm, hedging_increment, hedging_terminal, heston
+from qfin.envs._checks import finite_number
 from qfin.errors import QfinError
 
 __all__ = ["HedgingEnv"]
 
 _OBJECTIVES = ("pnl", "entropic", "mean_variance")
 _PREMIUM_CACHE: dict[tuple, float] = {}
-
-
-def _number(value: Any, name: str, *, low: float | None = None, low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value):
-        raise QfinError(f"{name} must be a finite number; got {value!r}")
-    if low is not None and (value <= low if low_open else value < low):
-        raise QfinError(f"{name} must be {'>' if low_open else '>='} {low}; got {value!r}")
-    return float(value)
 
 
 class HedgingEnv(gym.Env):
@@ -73,9 +65,9 @@ class HedgingEnv(gym.Env):
         if model not in ("gbm", "heston"):
             raise QfinError(f"model must be 'gbm' or 'heston'; got {model!r}")
         self.model = model
-        self.s0 = _number(s0, "s0", low=0.0, low_open=True)
-        self.strike = _number(strike, "strike", low=0.0, low_open=True)
-        self.maturity = _number(maturity, "maturity", low=0.0, low_open=True)
+        self.s0 = finite_number(s0, "s0", low=0.0, low_open=True)
+        self.strike = finite_number(strike, "strike", low=0.0, low_open=True)
+        self.maturity = finite_number(maturity, "maturity", low=0.0, low_open=True)
         if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
             raise QfinError(f"n_steps must be an integer >= 1; got {n_steps!r}")
         self.n_steps = int(n_steps)
@@ -89,8 +81,8 @@ class HedgingEnv(gym.Env):
         elif not callable(payoff):
             raise QfinError(f"payoff must be a callable of the terminal prices [n] -> [n]; got {payoff!r}")
         self.payoff = payoff
-        self.mu = _number(mu, "mu")
-        self.sigma = _number(sigma, "sigma", low=0.0)
+        self.mu = finite_number(mu, "mu")
+        self.sigma = finite_number(sigma, "sigma", low=0.0)
         if model == "heston":
             if heston is None:
                 raise QfinError("model='heston' needs heston=HestonParams(v0, kappa, theta, sigma, rho) or a dict")
@@ -103,12 +95,12 @@ class HedgingEnv(gym.Env):
             self.heston = heston
         else:
             self.heston = None
-        self.cost = _number(cost, "cost", low=0.0)
+        self.cost = finite_number(cost, "cost", low=0.0)
         if objective not in _OBJECTIVES:
             raise QfinError(f"objective must be one of {_OBJECTIVES}; got {objective!r}")
         self.objective = objective
-        self.risk_aversion = _number(risk_aversion, "risk_aversion", low=0.0, low_open=True)
-        self.max_hedge = _number(max_hedge, "max_hedge", low=0.0, low_open=True)
+        self.risk_aversion = finite_number(risk_aversion, "risk_aversion", low=0.0, low_open=True)
+        self.max_hedge = finite_number(max_hedge, "max_hedge", low=0.0, low_open=True)
         if isinstance(path_batch, bool) or not isinstance(path_batch, (int, np.integer)) or path_batch < 1:
             raise QfinError(f"path_batch must be an integer >= 1; got {path_batch!r}")
         self.path_batch = int(path_batch)
@@ -120,7 +112,7 @@ class HedgingEnv(gym.Env):
                     or premium_paths < 2:
                 raise QfinError(f"premium_paths must be an integer >= 2; got {premium_paths!r}")
             premium = self._monte_carlo_premium(int(premium_paths))
-        self.premium = _number(premium, "premium")
+        self.premium = finite_number(premium, "premium")
 
         n_obs = 4 if model == "heston" else 3
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(n_obs,), dtype=np.float32)

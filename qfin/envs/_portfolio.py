@@ -17,7 +17,6 @@ Rewards: :mod:`qfin.envs._rewards`.
 
 from __future__ import annotations
 
-import math
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -27,6 +26,7 @@ from gymnasium import spaces
 
 from qfin.costs import CostMethod
 from qfin.data import load_dataset, to_prices, validate_prices
+from qfin.envs._checks import finite_number
 from qfin.errors import DataValidationError, QfinError
 
 from ._dynamics import portfolio_step
@@ -108,15 +108,6 @@ def logits_to_weights(logits: np.ndarray, *, long_only: bool = True, softmax_sca
     return np.concatenate(([1.0 - u.sum()], u))
 
 
-def _finite_number(value: Any, name: str, *, low: float | None = None, low_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value):
-        raise QfinError(f"{name} must be a finite number; got {value!r}")
-    if low is not None and (value <= low if low_open else value < low):
-        raise QfinError(f"{name} must be {'>' if low_open else '>='} {low}; got {value!r}")
-    return float(value)
-
-
 class PortfolioEnv(gym.Env):
     """Gymnasium environment for portfolio allocation over N assets and cash (registered ``qfin/Portfolio-v0``).
 
@@ -154,19 +145,19 @@ class PortfolioEnv(gym.Env):
         super().__init__()
         self._reward = make_reward(reward, reward_params)
         self.reward_name = reward
-        self.buy_cost = _finite_number(buy_cost, "buy_cost", low=0.0)
-        self.sell_cost = self.buy_cost if sell_cost is None else _finite_number(sell_cost, "sell_cost", low=0.0)
+        self.buy_cost = finite_number(buy_cost, "buy_cost", low=0.0)
+        self.sell_cost = self.buy_cost if sell_cost is None else finite_number(sell_cost, "sell_cost", low=0.0)
         if self.sell_cost >= 1.0:
             raise QfinError(f"sell_cost must be < 1 (a fraction of traded value); got {sell_cost!r}")
         if cost_method not in ("exact", "l1"):
             raise QfinError(f"cost_method must be 'exact' or 'l1'; got {cost_method!r}")
         self.cost_method = cost_method
-        self.softmax_scale = _finite_number(softmax_scale, "softmax_scale", low=0.0, low_open=True)
-        self.leverage = _finite_number(leverage, "leverage", low=0.0, low_open=True)
-        self.max_weight = None if max_weight is None else _finite_number(max_weight, "max_weight", low=0.0,
+        self.softmax_scale = finite_number(softmax_scale, "softmax_scale", low=0.0, low_open=True)
+        self.leverage = finite_number(leverage, "leverage", low=0.0, low_open=True)
+        self.max_weight = None if max_weight is None else finite_number(max_weight, "max_weight", low=0.0,
                                                                          low_open=True)
         self.long_only = bool(long_only)
-        self.initial_value = _finite_number(initial_value, "initial_value", low=0.0, low_open=True)
+        self.initial_value = finite_number(initial_value, "initial_value", low=0.0, low_open=True)
         if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 1:
             raise QfinError(f"window must be an integer >= 1; got {window!r}")
         self.window = int(window)
