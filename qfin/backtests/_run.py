@@ -11,11 +11,11 @@ import numpy as np
 
 from qfin.backtests._engine import Fees, run_signals, run_weights
 from qfin.backtests._metrics import equity_metrics
-from qfin.backtests._output import staged_output, strict_json
 from qfin.backtests._schedule import rebalance_bars
 from qfin.backtests._signals import sma_crossover_exposure
 from qfin.backtests._spec import BacktestSpec, StrategySpec, load_spec, parse_spec
 from qfin.backtests._strategies import STRATEGIES
+from qfin.data import staged_output, strict_json
 from qfin.errors import QfinError, SpecError
 
 __all__ = ["BacktestResult", "MarketData", "SmaGrid", "StrategyRun", "evaluation_period", "load_market",

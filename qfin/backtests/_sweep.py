@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from qfin.backtests._metrics import METRIC_NAMES, equity_metrics
-from qfin.backtests._output import staged_output, strict_json
 from qfin.backtests._run import SIGNAL_STRATEGIES, evaluation_period, load_market, run_backtest, run_sma_grid
 from qfin.backtests._spec import BacktestSpec, StrategySpec
+from qfin.data import staged_output, strict_json
 from qfin.errors import SpecError
 
 __all__ = ["SweepResult", "parse_grid", "run_sweep"]

@@ -5,6 +5,7 @@ Synthetic markets live in the subpackage ``qfin.data.simulate`` (imported on its
 
 from ._datasets import DatasetInfo, dataset_info, import_bars, list_datasets, load_dataset, qfin_home
 from ._io import atomic_path, read_bars, read_prices, to_prices, write_parquet
+from ._output import staged_output, strict_json
 from ._schemas import BARS_COLUMNS, BARS_SCHEMA, PRICE_FIELDS
 from ._splits import Fold, TimeSplit, time_split, walk_forward_folds
 from ._validation import TIMESTAMP_FORMATS, validate_bars, validate_prices
@@ -25,6 +26,8 @@ __all__ = [
     "qfin_home",
     "read_bars",
     "read_prices",
+    "staged_output",
+    "strict_json",
     "time_split",
     "to_prices",
     "validate_bars",

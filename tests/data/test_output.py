@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from qfin.backtests._output import staged_output, strict_json
+from qfin.data import staged_output, strict_json
 from qfin.errors import QfinError
 
 

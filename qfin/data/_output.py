@@ -1,4 +1,5 @@
-"""All-or-nothing output folders and strict JSON, shared by backtest and sweep results."""
+"""All-or-nothing output folders and strict JSON: every result folder qfin writes (backtests, sweeps, OPE runs,
+hedging experiments) is staged and renamed into place only when complete."""
 
 from __future__ import annotations
 
