@@ -13,10 +13,11 @@ from ._hedging import HedgingEnv
 from ._portfolio import PortfolioEnv, logits_to_weights
 from ._presets import EnvPreset, load_preset, make_env
 from ._rewards import REWARDS
-from ._wrappers import StockAugmentation
+from ._wrappers import DiscreteActions, StockAugmentation
 
 __all__ = [
     "REWARDS",
+    "DiscreteActions",
     "EnvPreset",
     "HedgingEnv",
     "PortfolioEnv",

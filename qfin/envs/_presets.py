@@ -2,6 +2,7 @@
 
     id = "qfin/Portfolio-v0"          # or "qfin/Hedging-v0"
     description = "..."               # optional
+    actions = [0.0, 0.5, 1.0]         # optional: a finite action menu (DiscreteActions), e.g. hedge ratios
     [params]                          # keyword arguments of PortfolioEnv / HedgingEnv
     window = 50
 
@@ -23,6 +24,7 @@ from qfin.errors import SpecError
 
 from ._hedging import HedgingEnv
 from ._portfolio import PortfolioEnv
+from ._wrappers import DiscreteActions
 
 __all__ = ["EnvPreset", "load_preset", "make_env"]
 
@@ -30,13 +32,15 @@ _CLASSES: dict[str, type[gym.Env]] = {"qfin/Portfolio-v0": PortfolioEnv, "qfin/H
 
 
 class EnvPreset(BaseModel):
-    """A parsed preset: the registered id, a description and the constructor keyword arguments."""
+    """A parsed preset: the registered id, a description, the constructor keyword arguments and, optionally, a
+    finite action menu (the env is then wrapped in :class:`DiscreteActions`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: Literal["qfin/Portfolio-v0", "qfin/Hedging-v0"]
     description: str = ""
     params: dict[str, Any] = {}
+    actions: list[float] | list[list[float]] | None = None
 
 
 def _accepted(env_id: str) -> list[str]:
@@ -59,7 +63,8 @@ def load_preset(path: str | Path) -> EnvPreset:
         problem = err.errors()[0]
         where = ".".join(str(p) for p in problem["loc"]) or "preset"
         if problem["type"] == "extra_forbidden":
-            raise SpecError(f"{path}: unknown key {where!r}; allowed keys: id, description, params") from None
+            raise SpecError(f"{path}: unknown key {where!r}; allowed keys: id, description, params, "
+                           "actions") from None
         raise SpecError(f"{path}: {where}: {problem['msg']} (id must be one of {sorted(_CLASSES)})") from None
     unknown = sorted(set(preset.params) - set(_accepted(preset.id)))
     if unknown:
@@ -74,4 +79,5 @@ def make_env(preset: str | Path | EnvPreset, **overrides: Any) -> gym.Env:
     unknown = sorted(set(overrides) - set(_accepted(preset.id)))
     if unknown:
         raise SpecError(f"unknown overrides {unknown} for {preset.id}; accepted: {_accepted(preset.id)}")
-    return gym.make(preset.id, **{**preset.params, **overrides})
+    env = gym.make(preset.id, **{**preset.params, **overrides})
+    return env if preset.actions is None else DiscreteActions(env, preset.actions)

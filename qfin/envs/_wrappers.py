@@ -1,4 +1,5 @@
-"""StockAugmentation: append the discounted accumulated reward ("stock") to the observation.
+"""Wrappers: :class:`StockAugmentation` (append the discounted accumulated reward, the "stock", to the observation)
+and :class:`DiscreteActions` (a finite menu of actions for a continuous-action environment).
 
 Bäuerle & Ott (2011), "Markov decision processes with average-value-at-risk criteria", Math. Meth. Oper. Res.
 74; Bellemare, Dabney & Rowland (2023), *Distributional Reinforcement Learning*, §7.8 (stock-augmented
@@ -19,7 +20,7 @@ from gymnasium import spaces
 
 from qfin.errors import QfinError
 
-__all__ = ["StockAugmentation"]
+__all__ = ["DiscreteActions", "StockAugmentation"]
 
 
 class StockAugmentation(gym.Wrapper):
@@ -74,3 +75,42 @@ class StockAugmentation(gym.Wrapper):
         self.stock = (self.stock + float(reward)) / self.gamma
         info["stock"] = self.stock
         return self._augment(obs), reward, terminated, truncated, info
+
+
+class DiscreteActions(gym.ActionWrapper):
+    """Offer a ``Box``-action environment a finite menu: action ``i`` plays ``values[i]``.
+
+    Off-policy evaluation, DQN-style agents and tabular policies need ``Discrete`` actions with known
+    probabilities; unlike gymnasium's ``DiscretizeAction`` (uniform bins), the menu here is exactly the values
+    given, e.g. hedge ratios ``[0, 0.25, 0.5, 0.75, 1]``.
+
+    Parameters
+    ----------
+    env : an environment with a ``Box`` action space of shape (m,).
+    values : sequence of n actions, each a number (m = 1) or a sequence of m numbers; finite, distinct.
+    """
+
+    def __init__(self, env: gym.Env, values: Any) -> None:
+        super().__init__(env)
+        inner = env.action_space
+        if not isinstance(inner, spaces.Box) or len(inner.shape) != 1:
+            raise QfinError(f"DiscreteActions wraps an environment with a 1-D Box action space; got {inner}")
+        table = np.asarray(values, dtype=np.float64)
+        m = inner.shape[0]
+        if table.ndim == 1 and m == 1:
+            table = table[:, None]
+        if table.ndim != 2 or table.shape[1] != m or table.shape[0] < 2:
+            raise QfinError(f"values must list at least 2 actions, each of {m} number(s); got shape "
+                            f"{np.shape(values)}")
+        if not np.all(np.isfinite(table)):
+            raise QfinError("values must be finite numbers")
+        if len(np.unique(table, axis=0)) != len(table):
+            raise QfinError("values must be distinct actions (a repeated one would split its probability)")
+        self.values = table
+        self.action_space = spaces.Discrete(len(table))
+
+    def action(self, action: Any) -> np.ndarray:
+        index = int(np.asarray(action).reshape(-1)[0])
+        if not 0 <= index < len(self.values):
+            raise QfinError(f"action must be an index in 0..{len(self.values) - 1}; got {action!r}")
+        return self.values[index].astype(self.env.action_space.dtype)
