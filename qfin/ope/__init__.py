@@ -11,17 +11,26 @@ among them.
   :func:`normalized_mse`, :func:`type_i_error_rate`, :func:`type_ii_error_rate`.
 - Estimators as selectors across logged datasets: :func:`assess_estimators` (every metric, mean and bootstrap
   interval over datasets), :func:`plot_topk` (SharpeRatio@k and best/worst@k against k), :func:`write_report`.
+- Experiments on qfin environments: menu policies (:class:`DeltaHedge`, :class:`BandHedge`,
+  :class:`ConstantHedge`, :class:`UniformPolicy`, :class:`AgentPolicy`) on a :class:`qfin.envs.DiscreteActions`
+  env, :func:`log_episodes` / :func:`policy_values` (logged datasets, on-policy truth), and
+  :func:`run_ope_experiment` for a TOML spec (``qfin ope run``), :func:`summary_at_k`.
 - A testbed with exact values: :class:`TabularMDP`, :func:`random_tabular_mdp`, :func:`softmax_policy`,
   :func:`epsilon_greedy_policy`, :func:`rollout`.
 """
 
 from qfin.ope._estimators import (ESTIMATORS, OPEEstimate, dm, dr, estimate_all, fitted_q_evaluation,
                                   gaussian_density, pdis, snpdis, sndr, sntis, tis)
+from qfin.ope._experiment import OPERun, OPESpec, load_ope_spec, run_ope_experiment
 from qfin.ope._logged import LoggedData, OPESupportWarning, check_support, load_logged, save_logged
 from qfin.ope._metrics import (best_at_k, kth_at_k, mean_at_k, mse, normalized_mse, rank_correlation, regret_at_k,
                                safety_violation_rate, sharpe_ratio_at_k, std_at_k, top_k_indices, type_i_error_rate,
                                type_ii_error_rate, worst_at_k)
-from qfin.ope._selection import GLOBAL_METRICS, TOPK_METRICS, assess_estimators, plot_topk, write_report
+from qfin.ope._policies import (AgentPolicy, BandHedge, ConstantHedge, DeltaHedge, MenuPolicy, TargetPolicy,
+                                UniformPolicy)
+from qfin.ope._rollout import Episodes, log_episodes, policy_values, run_episodes
+from qfin.ope._selection import (GLOBAL_METRICS, TOPK_METRICS, assess_estimators, plot_topk, summary_at_k,
+                                 write_report)
 from qfin.ope._tabular import TabularMDP, epsilon_greedy_policy, random_tabular_mdp, rollout, softmax_policy
 
 __all__ = [
@@ -31,5 +40,8 @@ __all__ = [
     "sharpe_ratio_at_k", "best_at_k", "worst_at_k", "mean_at_k", "std_at_k", "kth_at_k", "safety_violation_rate",
     "regret_at_k", "rank_correlation", "mse", "normalized_mse", "type_i_error_rate", "type_ii_error_rate",
     "top_k_indices", "assess_estimators", "plot_topk", "write_report", "TOPK_METRICS", "GLOBAL_METRICS",
+    "summary_at_k", "OPESpec", "OPERun", "load_ope_spec", "run_ope_experiment",
+    "MenuPolicy", "TargetPolicy", "DeltaHedge", "BandHedge", "ConstantHedge", "UniformPolicy", "AgentPolicy",
+    "Episodes", "run_episodes", "log_episodes", "policy_values",
     "TabularMDP", "random_tabular_mdp", "softmax_policy", "epsilon_greedy_policy", "rollout",
 ]

@@ -24,11 +24,12 @@ import polars as pl
 from qfin.errors import DataValidationError
 from qfin.ope import _metrics as m
 
-__all__ = ["assess_estimators", "plot_topk", "write_report", "TOPK_METRICS", "GLOBAL_METRICS"]
+__all__ = ["assess_estimators", "plot_topk", "summary_at_k", "write_report", "TOPK_METRICS", "GLOBAL_METRICS"]
 
 TOPK_METRICS = ("sharpe_ratio_at_k", "best_at_k", "worst_at_k", "mean_at_k", "std_at_k", "kth_at_k",
                 "safety_violation_rate", "regret_at_k")
-GLOBAL_METRICS = ("rank_correlation", "mse", "normalized_mse", "type_i_error_rate", "type_ii_error_rate")
+GLOBAL_METRICS = ("rank_correlation", "mse", "normalized_mse", "type_i_error_rate", "type_ii_error_rate",
+                  "undefined_rate")
 
 
 def _bootstrap(values: np.ndarray, n_bootstrap: int, level: float, rng: np.random.Generator) -> tuple[float, float]:
@@ -55,6 +56,11 @@ def assess_estimators(estimates: pl.DataFrame, true_values: Mapping[str, float],
     behavior_value : J(pi_b), the SharpeRatio@k baseline.
     ks : the k to report (default 2..n); SharpeRatio@k and std@k need k >= 2.
     safety_threshold : the value below which a policy is unsafe (default J(pi_b)).
+
+    An estimate that is nan (an estimator that cannot value a candidate on that dataset, e.g. a self-normalised
+    one whose weights are all 0) ranks the candidate below every valued one (ties among them by index); that
+    dataset's mse, normalized_mse and error rates are nan for the estimator, and ``undefined_rate`` reports the
+    fraction of candidates left unvalued.
 
     Returns
     -------
@@ -86,7 +92,14 @@ def assess_estimators(estimates: pl.DataFrame, true_values: Mapping[str, float],
     for (est_name,), group in wide.group_by(["estimator"], maintain_order=True):
         mat = group.select(names).to_numpy().astype(np.float64)  # [n_datasets, n_candidates]
         per: dict[tuple[str, int | None], list[float]] = {}
-        for row in mat:
+        for raw in mat:
+            # An estimator that cannot value a candidate (nan: e.g. a self-normalised estimate whose weights are
+            # all 0) does not select it: ranked below every valued candidate; its accuracy metrics are nan.
+            undefined = ~np.isfinite(raw)
+            row = raw
+            if undefined.any():
+                floor = np.nanmin(raw[~undefined]) if (~undefined).any() else 0.0
+                row = np.where(undefined, floor - 1.0 - np.arange(n), raw)
             for k in ks:
                 kw = {"tie_break": tie_break}
                 per.setdefault(("sharpe_ratio_at_k", k), []).append(
@@ -96,17 +109,36 @@ def assess_estimators(estimates: pl.DataFrame, true_values: Mapping[str, float],
                 per.setdefault(("safety_violation_rate", k), []).append(
                     m.safety_violation_rate(row, true, k, threshold, **kw))
             per.setdefault(("rank_correlation", None), []).append(m.rank_correlation(row, true))
-            per.setdefault(("mse", None), []).append(m.mse(row, true))
-            per.setdefault(("normalized_mse", None), []).append(m.normalized_mse(row, true))
-            per.setdefault(("type_i_error_rate", None), []).append(m.type_i_error_rate(row, true, threshold))
-            per.setdefault(("type_ii_error_rate", None), []).append(m.type_ii_error_rate(row, true, threshold))
+            accurate = not undefined.any()
+            per.setdefault(("mse", None), []).append(m.mse(row, true) if accurate else math.nan)
+            per.setdefault(("normalized_mse", None), []).append(m.normalized_mse(row, true) if accurate else math.nan)
+            per.setdefault(("type_i_error_rate", None), []).append(
+                m.type_i_error_rate(row, true, threshold) if accurate else math.nan)
+            per.setdefault(("type_ii_error_rate", None), []).append(
+                m.type_ii_error_rate(row, true, threshold) if accurate else math.nan)
+            per.setdefault(("undefined_rate", None), []).append(float(undefined.mean()))
         for (metric, k), vals in per.items():
             v = np.asarray(vals)
             lo, hi = _bootstrap(v, n_bootstrap, level, rng)
-            rows.append({"estimator": est_name, "metric": metric, "k": k, "mean": float(v.mean()), "low": lo,
+            rows.append({"estimator": est_name, "metric": metric, "k": k, "mean": float(np.mean(v)), "low": lo,
                          "high": hi, "n_datasets": int(v.size)})
     return pl.DataFrame(rows, schema={"estimator": pl.Utf8, "metric": pl.Utf8, "k": pl.Int64, "mean": pl.Float64,
                                       "low": pl.Float64, "high": pl.Float64, "n_datasets": pl.Int64})
+
+
+def summary_at_k(table: pl.DataFrame, k: int,
+                 metrics: Sequence[str] = ("sharpe_ratio_at_k", "best_at_k", "worst_at_k", "regret_at_k",
+                                           "rank_correlation", "normalized_mse", "undefined_rate")) -> pl.DataFrame:
+    """One row per estimator, one column per metric: the mean over datasets at this ``k`` (metrics without k as
+    they are), from an :func:`assess_estimators` table; estimators in the table's order."""
+    ks = table["k"].drop_nulls().unique().to_list()
+    if k not in ks:
+        raise DataValidationError(f"k = {k} was not assessed; assessed k: {sorted(ks)}", rule="unknown_k",
+                                  column="k")
+    part = table.filter(pl.col("metric").is_in(list(metrics)) & (pl.col("k").is_null() | (pl.col("k") == k)))
+    wide = part.pivot(on="metric", index="estimator", values="mean", aggregate_function=None,
+                      maintain_order=True)
+    return wide.select("estimator", *[m for m in metrics if m in wide.columns])
 
 
 def plot_topk(table: pl.DataFrame, *, title: str = "Off-policy selection") -> bytes:
@@ -161,11 +193,11 @@ def _fmt(mean: float, low: float, high: float) -> str:
 
 
 def write_report(out_dir: str | os.PathLike, table: pl.DataFrame, *, title: str = "Off-policy selection",
-                 notes: str = "") -> Path:
+                 notes: str = "", truth: pl.DataFrame | None = None) -> Path:
     """Write ``metrics.parquet`` (the :func:`assess_estimators` table), ``topk.png`` (:func:`plot_topk`) and
     ``report.html`` (the figure embedded as base64, one table of top-k metrics by k and one of the metrics without
-    k, each cell "mean [low, high]") into ``out_dir``; every file is rendered first and written atomically.
-    Returns the HTML path."""
+    k, each cell "mean [low, high]"; with ``truth`` (candidate, value, stderr) a table of the true values) into
+    ``out_dir``; every file is rendered first and written atomically. Returns the HTML path."""
     out = Path(out_dir)
     png = plot_topk(table, title=title)
     parquet = io.BytesIO()
@@ -196,6 +228,12 @@ def write_report(out_dir: str | os.PathLike, table: pl.DataFrame, *, title: str 
         body.append(f"<tr><th>{html.escape(est)}</th>" + "".join(f"<td>{cells.get(m, '')}</td>"
                                                                   for m in GLOBAL_METRICS) + "</tr>")
     parts.append(f"<h2>Accuracy and ranking</h2><table><tr><th>estimator</th>{head}</tr>{''.join(body)}</table>")
+    if truth is not None:
+        rows = "".join(f"<tr><th>{html.escape(str(r['candidate']))}</th><td>{r['value']:.4g}</td>"
+                       f"<td>{r['stderr']:.2g}</td></tr>" for r in truth.sort("value", descending=True)
+                       .iter_rows(named=True))
+        parts.append("<h2>True policy values (on-policy rollouts)</h2><table><tr><th>policy</th><th>value</th>"
+                     f"<th>s.e.</th></tr>{rows}</table>")
     n = int(table["n_datasets"].max()) if table.height else 0
     parts.append(f"<p>Means over {n} logged datasets; brackets: percentile bootstrap interval over datasets.</p>")
     page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>" + html.escape(title) + "</title><style>"

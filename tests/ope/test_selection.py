@@ -72,7 +72,7 @@ def test_end_to_end_on_the_tabular_testbed(tmp_path):
             data = rollout(mdp, behavior, cands, 400, seed=50 + d)
             frames.append(estimate_all(data, ["pdis", "dr", "snpdis", "dm"]).with_columns(dataset=pl.lit(d)))
     table = assess_estimators(pl.concat(frames), true, mdp.policy_value(behavior), n_bootstrap=200)
-    assert table.height == 4 * (8 * 9 + 5)  # 4 estimators x (8 top-k metrics x k = 2..10, plus 5 global ones)
+    assert table.height == 4 * (8 * 9 + 6)  # 4 estimators x (8 top-k metrics x k = 2..10, plus 6 global ones)
     dr_corr = table.filter((pl.col("estimator") == "dr") & (pl.col("metric") == "rank_correlation"))["mean"][0]
     assert dr_corr > 0.5  # the estimates carry real ranking information
     png = plot_topk(table)
@@ -82,3 +82,32 @@ def test_end_to_end_on_the_tabular_testbed(tmp_path):
     assert "<h2>sharpe_ratio_at_k</h2>" in page and "data:image/png;base64," in page and "k=10" in page
     assert pl.read_parquet(tmp_path / "rep" / "metrics.parquet").equals(table)
     assert sorted(p.name for p in (tmp_path / "rep").iterdir()) == ["metrics.parquet", "report.html", "topk.png"]
+
+
+def test_an_unvalued_candidate_is_ranked_last_and_voids_the_accuracy_metrics():
+    # dataset 0: the estimator cannot value b (the true best); dataset 1: every candidate valued
+    sets = {"x": [[0.9, math.nan, 0.7, 0.1], [0.1, 0.9, 0.2, 0.3]]}
+    table = assess_estimators(_frame(sets), TRUE, 1.5, n_bootstrap=50, seed=0)
+
+    def mean(metric, k=None):
+        return table.filter((pl.col("metric") == metric) & (pl.col("k").is_null() if k is None
+                                                            else pl.col("k") == k))["mean"][0]
+
+    # top-3 of dataset 0 is a, c, d (b ranked below every valued one): best 3; dataset 1: b, d, c -> best 4
+    assert mean("best_at_k", 3) == pytest.approx((3.0 + 4.0) / 2)
+    # k = 4 includes b again in both datasets
+    assert mean("best_at_k", 4) == pytest.approx(4.0)
+    assert math.isnan(mean("mse"))  # dataset 0 has no mse
+    assert mean("undefined_rate") == pytest.approx((0.25 + 0.0) / 2)
+
+
+def test_summary_at_k_is_the_table_at_that_k():
+    from qfin.ope import summary_at_k
+
+    sets = {"x": [[0.9, 0.5, 0.7, 0.1]], "y": [[1, 2, 3, 4]]}
+    table = assess_estimators(_frame(sets), TRUE, 1.5, n_bootstrap=10, seed=0)
+    summary = summary_at_k(table, 2)
+    assert summary["estimator"].to_list() == ["x", "y"]
+    assert summary.filter(pl.col("estimator") == "y")["best_at_k"][0] == 3.0  # y ranks d (true 3), c (2) top
+    with pytest.raises(DataValidationError, match="k = 9 was not assessed"):
+        summary_at_k(table, 9)

@@ -1,0 +1,296 @@
+"""An off-policy selection experiment from a TOML spec (``qfin ope run SPEC.toml``).
+
+The spec names an environment with a finite action menu, a stochastic behavior policy, candidate policies,
+how many logged datasets of how many episodes to draw, how many on-policy episodes give the ground truth, and
+which estimators to assess. The run:
+
+1. computes each candidate's true value J(pi_e) and J(pi_b) by on-policy rollouts on common random numbers,
+   with standard errors;
+2. logs ``n_datasets`` independent datasets under the behavior policy (saved as Parquet, :func:`save_logged`);
+3. estimates every candidate with every estimator on every dataset;
+4. scores the estimators as policy selectors across datasets (:func:`assess_estimators`: SharpeRatio@k and
+   the other top-k metrics with bootstrap intervals) and writes the report.
+
+Spec keys (unknown keys are errors)::
+
+    title = "..."                     # optional
+    gamma = 1.0
+    [env]                             # an env preset inline (id, params, actions) or preset = "path.toml"
+    [behavior]                        # a policy (below)
+    [[candidates]]                    # at least two policies, each with a unique name
+    [logging]   n_datasets, n_episodes, seed
+    [truth]     n_episodes, seed
+    [estimators] names = ["dm", "tis", "pdis", "dr", "sntis", "snpdis", "sndr"], features = "quadratic"
+    [assessment] ks, n_bootstrap, level, safety_threshold, seed
+
+A policy is ``kind`` plus its keys: ``delta`` (vol, put), ``band`` (vol, put, band), ``constant`` (hedge),
+``uniform``, ``agent`` (path: a trained qfin agent on the same menu); every kind but uniform takes the noise keys
+``temperature`` and ``epsilon`` (:mod:`qfin.ope._policies`), agents only ``epsilon``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from qfin.data import staged_output, strict_json
+from qfin.envs import EnvPreset, load_preset, make_env
+from qfin.errors import SpecError
+
+from ._estimators import ESTIMATORS, estimate_all, fitted_q_evaluation
+from ._logged import save_logged
+from ._policies import AgentPolicy, BandHedge, ConstantHedge, DeltaHedge, MenuPolicy, UniformPolicy
+from ._rollout import log_episodes, policy_values
+from ._selection import assess_estimators, write_report
+
+__all__ = ["OPESpec", "OPERun", "load_ope_spec", "run_ope_experiment", "OUTPUT_MARKER"]
+
+OUTPUT_MARKER = "ope.json"
+_NOISE = {"temperature", "epsilon"}
+_POLICY_KEYS = {"delta": {"vol", "put"} | _NOISE, "band": {"vol", "put", "band"} | _NOISE,
+                "constant": {"hedge"} | _NOISE, "uniform": set(), "agent": {"path", "epsilon"}}
+_HEDGING_KINDS = ("delta", "band", "constant")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PolicySpec(_Strict):
+    name: str = ""
+    kind: Literal["delta", "band", "constant", "uniform", "agent"]
+    vol: float | None = None
+    put: bool | None = None
+    band: float | None = None
+    hedge: float | None = None
+    path: str | None = None
+    temperature: float | None = None
+    epsilon: float | None = None
+
+
+class LoggingSpec(_Strict):
+    n_datasets: int = Field(5, ge=1)
+    n_episodes: int = Field(1000, ge=2)
+    seed: int = 0
+
+
+class TruthSpec(_Strict):
+    n_episodes: int = Field(20_000, ge=2)
+    seed: int = 1
+
+
+class EstimatorSpec(_Strict):
+    names: list[str] = list(ESTIMATORS)
+    features: Literal["linear", "quadratic"] = "quadratic"
+
+
+class AssessmentSpec(_Strict):
+    ks: list[int] | None = None
+    n_bootstrap: int = Field(1000, ge=1)
+    level: float = Field(0.95, gt=0, lt=1)
+    safety_threshold: float | None = None
+    seed: int = 0
+
+
+class OPESpec(_Strict):
+    title: str = "Off-policy selection"
+    gamma: float = Field(1.0, ge=0, le=1)
+    env: str | EnvPreset
+    behavior: PolicySpec
+    candidates: list[PolicySpec] = Field(min_length=2)
+    logging: LoggingSpec = LoggingSpec()
+    truth: TruthSpec = TruthSpec()
+    estimators: EstimatorSpec = EstimatorSpec()
+    assessment: AssessmentSpec = AssessmentSpec()
+
+
+def _spec_error(err: ValidationError, path: Path) -> SpecError:
+    problem = err.errors()[0]
+    loc = [str(p) for p in problem["loc"] if not (isinstance(p, str) and p in ("str", "EnvPreset"))]
+    where = ".".join(loc) or "spec"
+    if problem["type"] == "extra_forbidden":
+        section = loc[0] if len(loc) > 1 else ""
+        model = {"logging": LoggingSpec, "truth": TruthSpec, "estimators": EstimatorSpec, "assessment": AssessmentSpec,
+                 "behavior": PolicySpec, "candidates": PolicySpec, "env": EnvPreset}.get(section, OPESpec)
+        return SpecError(f"{path}: unknown key {where!r}; accepted{' in ' + section if section else ''}: "
+                         f"{', '.join(model.model_fields)}")
+    return SpecError(f"{path}: {where}: {problem['msg']}")
+
+
+def load_ope_spec(path: str | Path) -> tuple[OPESpec, Path]:
+    """Parse and check a spec; returns it with the folder relative paths in it are resolved against."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such spec file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise SpecError(f"{path}: not valid TOML ({err})") from None
+    if isinstance(raw.get("env"), dict) and set(raw["env"]) == {"preset"}:
+        raw["env"] = raw["env"]["preset"]
+    try:
+        spec = OPESpec.model_validate(raw)
+    except ValidationError as err:
+        raise _spec_error(err, path) from None
+    for i, policy in enumerate([spec.behavior, *spec.candidates]):
+        where = "behavior" if i == 0 else f"candidates[{i - 1}]"
+        given = {k for k in PolicySpec.model_fields if k not in ("name", "kind") and getattr(policy, k) is not None}
+        extra = sorted(given - _POLICY_KEYS[policy.kind])
+        if extra:
+            raise SpecError(f"{path}: {where}: key(s) {extra} do not apply to kind {policy.kind!r}; it takes "
+                            f"{sorted(_POLICY_KEYS[policy.kind]) or 'no keys'}")
+        if i > 0 and not policy.name:
+            raise SpecError(f"{path}: {where}: every candidate needs a name")
+        if policy.kind == "agent" and not policy.path:
+            raise SpecError(f"{path}: {where}: kind 'agent' needs path = the folder of a trained agent")
+    names = [c.name for c in spec.candidates]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise SpecError(f"{path}: candidate names must be unique; repeated: {dupes}")
+    unknown = [e for e in spec.estimators.names if e not in ESTIMATORS]
+    if unknown:
+        raise SpecError(f"{path}: estimators.names: unknown {unknown}; known: {list(ESTIMATORS)}")
+    return spec, path.parent
+
+
+def _preset(spec: OPESpec, base: Path) -> EnvPreset:
+    preset = load_preset(base / spec.env) if isinstance(spec.env, str) else spec.env
+    if preset.actions is None:
+        raise SpecError("env: off-policy evaluation needs a finite action menu; add actions = [...] to the env "
+                        "(e.g. hedge ratios [0.0, 0.25, 0.5, 0.75, 1.0])")
+    return preset
+
+
+def _policy(p: PolicySpec, values: np.ndarray, env_id: str, base: Path) -> MenuPolicy:
+    noise = {"temperature": p.temperature or 0.0, "epsilon": p.epsilon or 0.0}
+    if p.kind in _HEDGING_KINDS and env_id != "qfin/Hedging-v0":
+        raise SpecError(f"policy {p.name or 'behavior'!r}: kind {p.kind!r} reads HedgingEnv observations; the env "
+                        f"is {env_id} (use uniform or agent)")
+    if p.kind == "delta":
+        return DeltaHedge(values=values, vol=p.vol if p.vol is not None else 0.2, put=bool(p.put), **noise)
+    if p.kind == "band":
+        return BandHedge(values=values, vol=p.vol if p.vol is not None else 0.2, put=bool(p.put),
+                         band=p.band if p.band is not None else 0.1, **noise)
+    if p.kind == "constant":
+        return ConstantHedge(values=values, hedge=p.hedge or 0.0, **noise)
+    if p.kind == "uniform":
+        return UniformPolicy(values=values)
+    from qfin.agents import load_agent  # torch and SB3 load only for specs with agents
+
+    agent = load_agent(base / p.path)
+    return AgentPolicy(values=values, model=agent.model, epsilon=p.epsilon or 0.0)
+
+
+def _features(kind: str) -> Callable[[np.ndarray], np.ndarray]:
+    """FQE features of the logged states [n, H, d]: [1, s] (linear) or [1, s, s_i s_j (i <= j)] (quadratic)."""
+    def phi(state: np.ndarray) -> np.ndarray:
+        one = np.ones(state.shape[:2] + (1,))
+        if kind == "linear":
+            return np.concatenate([one, state], axis=2)
+        i, j = np.triu_indices(state.shape[2])
+        return np.concatenate([one, state, state[:, :, i] * state[:, :, j]], axis=2)
+    return phi
+
+
+@dataclass(frozen=True)
+class OPERun:
+    """What a run produced: the true values (candidate, value, stderr; the behavior as ``behavior``), every
+    estimate (dataset, candidate, estimator, value, stderr), the assessment table, and the output folder."""
+
+    truth: pl.DataFrame
+    estimates: pl.DataFrame
+    table: pl.DataFrame
+    out_dir: Path | None
+
+
+class _Progress:
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), transient=True)
+            self._bar.__enter__()
+        return self
+
+    def task(self, description: str, total: int) -> Callable[[], object] | None:
+        if not self.enabled:
+            return None
+        task = self._bar.add_task(description, total=total)
+        return lambda: self._bar.advance(task)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.enabled:
+            self._bar.__exit__(*exc)
+
+
+def run_ope_experiment(spec: str | Path | OPESpec, out_dir: str | Path | None = None, *, base: Path | None = None,
+                       progress: bool = True) -> OPERun:
+    """Run the experiment a spec describes (module docstring); with ``out_dir`` write ``truth.parquet``,
+    ``estimates.parquet``, ``metrics.parquet``, ``topk.png``, ``report.html``, ``ope.json`` (the spec and the
+    truth) and ``logged/dataset_<k>.parquet``, all or nothing."""
+    if not isinstance(spec, OPESpec):
+        spec, base = load_ope_spec(spec)
+    base = Path(".") if base is None else base
+    preset = _preset(spec, base)
+    values = make_env(preset).values  # the menu as DiscreteActions normalised it, [A, m]
+    behavior = _policy(spec.behavior, values, preset.id, base)
+    candidates = {c.name: _policy(c, values, preset.id, base) for c in spec.candidates}
+
+    def factory():
+        return make_env(preset)
+
+    phi = _features(spec.estimators.features)
+    with _Progress(progress) as bars:
+        tick = bars.task("ground truth (on-policy)", len(candidates) + 1)
+        truth = policy_values(factory, {"behavior": behavior, **candidates}, spec.truth.n_episodes,
+                              gamma=spec.gamma, seed=spec.truth.seed, progress=tick)
+        tick = bars.task("logged datasets", spec.logging.n_datasets)
+        datasets, frames = [], []
+        for k in range(spec.logging.n_datasets):
+            data = log_episodes(factory, behavior, candidates, spec.logging.n_episodes, gamma=spec.gamma,
+                                seed=spec.logging.seed + 7919 * k)
+            datasets.append(data)
+            model_based = any(e in ("dm", "dr", "sndr") for e in spec.estimators.names)
+            q = {c: fitted_q_evaluation(data, c, features=phi(data.state)) for c in candidates} if model_based \
+                else None
+            frames.append(estimate_all(data, spec.estimators.names, q_values=q)
+                          .with_columns(pl.lit(k).alias("dataset")))
+            if tick:
+                tick()
+    estimates = pl.concat(frames).select("dataset", "candidate", "estimator", "value", "stderr")
+    truth_frame = pl.DataFrame({"candidate": list(truth), "value": [v for v, _ in truth.values()],
+                                "stderr": [s for _, s in truth.values()]})
+    a = spec.assessment
+    table = assess_estimators(estimates, {c: truth[c][0] for c in candidates}, truth["behavior"][0], ks=a.ks,
+                              safety_threshold=a.safety_threshold, n_bootstrap=a.n_bootstrap, level=a.level,
+                              seed=a.seed)
+    out = None
+    if out_dir is not None:
+        notes = (f"{len(candidates)} candidates, {spec.logging.n_datasets} logged datasets of "
+                 f"{spec.logging.n_episodes} episodes; ground truth from {spec.truth.n_episodes} on-policy "
+                 f"episodes per policy (common random numbers): J(pi_b) = {truth['behavior'][0]:.4g} "
+                 f"(s.e. {truth['behavior'][1]:.2g}); largest candidate s.e. "
+                 f"{max(s for c, (_, s) in truth.items() if c != 'behavior'):.2g}.")
+        with staged_output(out_dir, OUTPUT_MARKER) as staging:
+            write_report(staging, table, title=spec.title, notes=notes, truth=truth_frame)
+            truth_frame.write_parquet(staging / "truth.parquet")
+            estimates.write_parquet(staging / "estimates.parquet")
+            (staging / "logged").mkdir()
+            for k, data in enumerate(datasets):
+                save_logged(data, staging / "logged" / f"dataset_{k}.parquet")
+            (staging / OUTPUT_MARKER).write_text(strict_json(
+                {"spec": spec.model_dump(mode="json"), "truth": {c: {"value": v, "stderr": s}
+                                                                 for c, (v, s) in truth.items()}}))
+        out = Path(out_dir)
+    return OPERun(truth_frame, estimates, table, out)

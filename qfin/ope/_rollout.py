@@ -1,0 +1,150 @@
+"""Roll out menu policies on a Gymnasium environment: logged datasets for OPE and on-policy ground truth.
+
+Episodes run in lockstep over a batch of environment copies: at each step the alive copies' observations are
+stacked, the policy gives probabilities [m, A] for all of them at once, actions are sampled, and each copy steps.
+Randomness has two independent sources: environment copy j is seeded once, with ``SeedSequence([seed, j])``, and
+then draws its episodes from its own stream; actions come from one generator seeded ``[seed, 1_000_003]``. Two
+policies rolled out with the same seed therefore meet the same market paths (common random numbers), which
+makes their difference far less noisy than either value.
+
+A time-limit cut (``truncated``) ends an episode without marking it ``done`` (:class:`LoggedData`'s rule).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+from qfin.errors import QfinError
+
+from ._logged import LoggedData
+from ._policies import MenuPolicy
+
+__all__ = ["Episodes", "run_episodes", "log_episodes", "policy_values"]
+
+_ACTION_STREAM = 1_000_003
+
+
+@dataclass(frozen=True)
+class Episodes:
+    """Padded episodes [n, H(, d)]: observations, actions, rewards, termination flags, behavior probabilities
+    pi(a_t | s_t) of the rolled-out policy, and the real length of each episode."""
+
+    state: np.ndarray
+    action: np.ndarray
+    reward: np.ndarray
+    done: np.ndarray
+    pscore: np.ndarray
+    length: np.ndarray
+
+    def returns(self, gamma: float) -> np.ndarray:
+        """Discounted return sum_t gamma^t r_t of each episode [n]."""
+        return self.reward @ (gamma ** np.arange(self.reward.shape[1]))
+
+
+def _sample(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    u = rng.random(len(probs))[:, None]
+    return np.minimum((np.cumsum(probs, axis=1) <= u).sum(axis=1), probs.shape[1] - 1)
+
+
+def run_episodes(make_env: Callable[[], gym.Env], policy: MenuPolicy, n_episodes: int, *, seed: int = 0,
+                 batch: int = 256, max_steps: int = 100_000) -> Episodes:
+    """Roll ``policy`` out for ``n_episodes`` episodes on copies of ``make_env()`` (a ``Discrete`` action space of
+    ``policy.n_actions`` actions and a 1-D observation)."""
+    if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) or n_episodes < 1:
+        raise QfinError(f"n_episodes must be an integer >= 1, got {n_episodes!r}")
+    n = int(n_episodes)
+    envs = [make_env() for _ in range(min(int(batch), n))]
+    space = envs[0].action_space
+    if getattr(space, "n", None) != policy.n_actions:
+        raise QfinError(f"the environment's actions are {space}; the policy has a menu of {policy.n_actions} "
+                        "(wrap the environment in qfin.envs.DiscreteActions with the same values)")
+    rng = np.random.default_rng([seed, _ACTION_STREAM])
+    seeds = [int(np.random.SeedSequence([seed, j]).generate_state(1)[0]) for j in range(len(envs))]
+    states: list[list[np.ndarray]] = [[] for _ in range(n)]
+    actions: list[list[int]] = [[] for _ in range(n)]
+    rewards: list[list[float]] = [[] for _ in range(n)]
+    pscores: list[list[float]] = [[] for _ in range(n)]
+    done = np.zeros(n, bool)
+    for start in range(0, n, len(envs)):
+        ids = np.arange(start, min(start + len(envs), n))
+        obs = [np.asarray(envs[j].reset(seed=seeds[j] if start == 0 else None)[0], dtype=np.float64).reshape(-1)
+               for j in range(len(ids))]
+        alive = list(range(len(ids)))
+        for _ in range(max_steps):
+            if not alive:
+                break
+            x = np.stack([obs[j] for j in alive])
+            p = policy.probs(x)
+            a = _sample(p, rng)
+            still = []
+            for row, j in enumerate(alive):
+                i = ids[j]
+                states[i].append(x[row])
+                actions[i].append(int(a[row]))
+                pscores[i].append(float(p[row, a[row]]))
+                nxt, r, terminated, truncated, _ = envs[j].step(int(a[row]))
+                rewards[i].append(float(r))
+                if terminated or truncated:
+                    done[i] = bool(terminated)
+                else:
+                    obs[j] = np.asarray(nxt, dtype=np.float64).reshape(-1)
+                    still.append(j)
+            alive = still
+        else:
+            raise QfinError(f"episodes did not end within max_steps = {max_steps} steps")
+    length = np.array([len(r) for r in rewards], np.int64)
+    h, d = int(length.max()), len(states[0][0])
+    out_state = np.zeros((n, h, d))
+    out_action = np.zeros((n, h), np.int64)
+    out_reward = np.zeros((n, h))
+    out_pscore = np.ones((n, h))
+    out_done = np.zeros((n, h), bool)
+    for i in range(n):
+        k = length[i]
+        out_state[i, :k] = states[i]
+        out_action[i, :k] = actions[i]
+        out_reward[i, :k] = rewards[i]
+        out_pscore[i, :k] = pscores[i]
+        out_done[i, k - 1] = done[i]
+    return Episodes(out_state, out_action, out_reward, out_done, out_pscore, length)
+
+
+def log_episodes(make_env: Callable[[], gym.Env], behavior: MenuPolicy, candidates: Mapping[str, MenuPolicy],
+                 n_episodes: int, *, gamma: float = 1.0, seed: int = 0, batch: int = 256) -> LoggedData:
+    """A logged dataset: ``n_episodes`` episodes of ``behavior`` with every candidate's propensities
+    pi_e(a_t | s_t) and full action distributions at the logged states (what DM/DR and the support check need)."""
+    ep = run_episodes(make_env, behavior, n_episodes, seed=seed, batch=batch)
+    valid = np.arange(ep.reward.shape[1])[None, :] < ep.length[:, None]
+    flat = ep.state[valid]
+
+    def dist(policy: MenuPolicy) -> np.ndarray:
+        out = np.full(ep.action.shape + (behavior.n_actions,), 1.0 / behavior.n_actions)
+        out[valid] = policy.probs(flat)
+        return out
+
+    dists = {name: dist(policy) for name, policy in candidates.items()}
+    pick = ep.action[:, :, None]
+    return LoggedData(state=ep.state, action=ep.action, reward=ep.reward, done=ep.done,
+                      behavior_pscore=ep.pscore,
+                      candidate_pscores={k: np.where(valid, np.take_along_axis(v, pick, 2)[:, :, 0], 1.0)
+                                         for k, v in dists.items()},
+                      length=ep.length, gamma=gamma, n_actions=behavior.n_actions, candidate_action_dist=dists,
+                      behavior_action_dist=dist(behavior))
+
+
+def policy_values(make_env: Callable[[], gym.Env], policies: Mapping[str, MenuPolicy], n_episodes: int, *,
+                  gamma: float = 1.0, seed: int = 0, batch: int = 256,
+                  progress: Callable[[], object] | None = None) -> dict[str, tuple[float, float]]:
+    """On-policy value J(pi) = E[sum_t gamma^t r_t] of each policy and its standard error (std / sqrt(n)),
+    every policy on the same environment streams (common random numbers)."""
+    out = {}
+    for name, policy in policies.items():
+        g = run_episodes(make_env, policy, n_episodes, seed=seed, batch=batch).returns(gamma)
+        out[name] = (float(g.mean()), float(g.std(ddof=1) / np.sqrt(len(g))) if len(g) > 1 else float("nan"))
+        if progress is not None:
+            progress()
+    return out

@@ -1,0 +1,135 @@
+"""`run_ope_experiment` / `qfin ope run`: the shipped hedging spec end to end (12 candidates, 5 logged datasets,
+scaled down), the output folder, and spec errors named by key."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from qfin.errors import SpecError
+from qfin.ope import OPESpec, load_logged, load_ope_spec, run_ope_experiment
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ROOT / "models" / "ope" / "hedging.toml"
+
+SMALL = """
+gamma = 1.0
+[env]
+id = "qfin/Hedging-v0"
+actions = [0.0, 0.5, 1.0]
+[env.params]
+n_steps = 3
+maturity = 0.05
+premium_paths = 2000
+objective = "mean_variance"
+[behavior]
+kind = "delta"
+temperature = 0.3
+[[candidates]]
+name = "delta"
+kind = "delta"
+epsilon = 0.1
+[[candidates]]
+name = "flat"
+kind = "constant"
+hedge = 0.0
+epsilon = 0.2
+[[candidates]]
+name = "band"
+kind = "band"
+band = 0.2
+temperature = 0.2
+[logging]
+n_datasets = 2
+n_episodes = 100
+[truth]
+n_episodes = 500
+[assessment]
+n_bootstrap = 50
+"""
+
+
+def _spec(tmp_path: Path, text: str = SMALL) -> Path:
+    path = tmp_path / "spec.toml"
+    path.write_text(text)
+    return path
+
+
+def test_shipped_spec_end_to_end_scaled_down(tmp_path):
+    raw = tomllib.loads(SHIPPED.read_text())
+    assert len(raw["candidates"]) >= 10 and raw["logging"]["n_datasets"] >= 5
+    raw["truth"]["n_episodes"], raw["logging"]["n_episodes"], raw["assessment"]["n_bootstrap"] = 1500, 300, 100
+    result = run_ope_experiment(OPESpec.model_validate(raw), tmp_path / "run", base=SHIPPED.parent, progress=False)
+    out = tmp_path / "run"
+    assert {p.name for p in out.iterdir()} == {"truth.parquet", "estimates.parquet", "metrics.parquet", "topk.png",
+                                               "report.html", "ope.json", "logged"}
+    assert len(list((out / "logged").iterdir())) == 5
+    assert result.estimates.height == 5 * 12 * 7  # datasets x candidates x estimators
+    truth = result.truth.sort("value", descending=True)["candidate"].to_list()
+    assert truth[-1] == "unhedged" and truth[0].startswith("delta")  # hedging beats not hedging under mean-variance
+    assert "True policy values" in (out / "report.html").read_text()
+    logged = load_logged(out / "logged" / "dataset_0.parquet")
+    assert logged.n_episodes == 300 and len(logged.candidates) == 12
+    stored = json.loads((out / "ope.json").read_text())
+    assert stored["truth"]["behavior"]["value"] == pytest.approx(
+        result.truth.filter(pl.col("candidate") == "behavior")["value"][0])
+
+
+def test_same_spec_same_numbers(tmp_path):
+    a = run_ope_experiment(_spec(tmp_path), progress=False)
+    b = run_ope_experiment(_spec(tmp_path), progress=False)
+    assert a.estimates.equals(b.estimates) and a.truth.equals(b.truth)
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda s: "surprise = 1\n" + s, "unknown key 'surprise'; accepted: title, gamma, env"),
+    (lambda s: s + "\nsurprise = 1\n", "unknown key 'assessment.surprise'; accepted in assessment: ks, n_bootstrap"),
+    (lambda s: s.replace("hedge = 0.0\n", "hedge = 0.0\nband = 0.1\n"), r"\['band'\] do not apply to kind 'constant'"),
+    (lambda s: s.replace('name = "flat"', 'name = "delta"'), "unique; repeated: \\['delta'\\]"),
+    (lambda s: s.replace("actions = [0.0, 0.5, 1.0]\n", ""), "finite action menu"),
+    (lambda s: s.replace("[assessment]", '[estimators]\nnames = ["ips"]\n[assessment]'), "unknown \\['ips'\\]"),
+    (lambda s: s.replace("n_datasets = 2", "n_datasets = 0"), "logging.n_datasets"),
+    (lambda s: s.replace('kind = "constant"', 'kind = "agent"').replace("hedge = 0.0\n", ""), "needs path"),
+])
+def test_spec_errors_name_the_key(tmp_path, edit, match):
+    with pytest.raises(SpecError, match=match):
+        run_ope_experiment(_spec(tmp_path, edit(SMALL)), tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_hedging_rules_refuse_a_portfolio_env(tmp_path):
+    text = SMALL.replace('id = "qfin/Hedging-v0"\nactions = [0.0, 0.5, 1.0]\n[env.params]\nn_steps = 3\n'
+                         'maturity = 0.05\npremium_paths = 2000\nobjective = "mean_variance"',
+                         'id = "qfin/Portfolio-v0"\nactions = [[1.0, 0.0], [0.0, 1.0]]\n[env.params]\n'
+                         'data = "sp500_index"')
+    with pytest.raises(SpecError, match="reads HedgingEnv observations"):
+        run_ope_experiment(_spec(tmp_path, text), progress=False)
+
+
+def test_env_may_be_a_preset_file(tmp_path):
+    (tmp_path / "menu.toml").write_text('id = "qfin/Hedging-v0"\nactions = [0.0, 1.0]\n[params]\nn_steps = 2\n'
+                                        'premium_paths = 1000\n')
+    text = SMALL.split("[behavior]")[1]
+    spec, base = load_ope_spec(_spec(tmp_path, '[env]\npreset = "menu.toml"\n[behavior]' + text))
+    assert spec.env == "menu.toml" and base == tmp_path
+    result = run_ope_experiment(spec, base=base, progress=False)
+    assert result.truth.height == 4
+
+
+def test_cli_prints_truth_and_table_and_fails_cleanly(tmp_path):
+    env = dict(os.environ, COLUMNS="200")
+    ok = subprocess.run([sys.executable, "-m", "qfin", "ope", "run", str(_spec(tmp_path)), "--out",
+                         str(tmp_path / "run"), "--k", "2"], capture_output=True, text=True, env=env, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert "Ground truth" in ok.stdout and "SharpeRatio@k" in ok.stdout and "report:" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "qfin", "ope", "run", str(_spec(tmp_path, SMALL + "x = 1\n")),
+                          "--out", str(tmp_path / "bad")], capture_output=True, text=True, env=env, timeout=300)
+    assert bad.returncode == 1 and "unknown key 'assessment.x'" in bad.stderr and "Traceback" not in bad.stderr
+    assert not (tmp_path / "bad").exists()
