@@ -18,6 +18,7 @@ from qfin.cli._data import data_app
 from qfin.cli._dp import dp_app
 from qfin.cli._hedge import hedge_app
 from qfin.cli._kline import kline_app
+from qfin.cli._ope import ope_app
 from qfin.cli._scorecard import scorecard_app
 from qfin.cli._sweep import sweep_command
 from qfin.cli._train import train_app
@@ -34,6 +35,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(dp_app, name="dp")
 app.add_typer(hedge_app, name="hedge")
 app.add_typer(kline_app, name="kline")
+app.add_typer(ope_app, name="ope")
 app.add_typer(scorecard_app, name="scorecard")
 app.add_typer(train_app, name="train")
 app.command("backtest")(backtest_command)
