@@ -1,7 +1,8 @@
 """Agents on disk: a checkpoint folder holds ``config.json`` (what to rebuild: algorithm, environment preset,
 policy, counters) and ``params.pt`` (the torch state dicts of the policy and its optimizers, loaded with
 ``torch.load(weights_only=True)``, so loading never unpickles code), plus ``data.parquet`` when the
-environment was built on an in-memory price frame.
+environment was built on an in-memory price frame, and ``replay_buffer.npz`` (an off-policy agent's transitions,
+see :mod:`._replay`) in the checkpoints a training run resumes from.
 
 A checkpoint is written into a temporary sibling folder and swapped in whole, so a run killed while saving
 leaves the previous checkpoint intact.
@@ -26,7 +27,7 @@ from qfin.errors import CheckpointError, SpecError
 __all__ = ["ALGOS", "Agent", "load_agent"]
 
 FORMAT = "qfin.agents/1"
-CONFIG_FILE, PARAMS_FILE, DATA_FILE = "config.json", "params.pt", "data.parquet"
+CONFIG_FILE, PARAMS_FILE, DATA_FILE, REPLAY_FILE = "config.json", "params.pt", "data.parquet", "replay_buffer.npz"
 
 
 def _algo_classes() -> dict[str, Any]:
@@ -152,9 +153,15 @@ class Agent:
         action, _ = self.model.predict(observation, deterministic=deterministic)
         return action
 
-    def save(self, path: str | Path) -> Path:
-        """Write the checkpoint folder ``path`` (config.json, params.pt, data.parquet) atomically."""
+    def save(self, path: str | Path, replay_buffer: bool = False) -> Path:
+        """Write the checkpoint folder ``path`` (config.json, params.pt, data.parquet) atomically.
+
+        ``replay_buffer`` also writes an off-policy model's replay buffer (replay_buffer.npz), which a resumed
+        training run needs; an agent kept for acting does not.
+        """
         import torch
+
+        from ._replay import save_replay_buffer
 
         path = Path(path)
         staging = path.with_name(path.name + ".partial")
@@ -170,6 +177,8 @@ class Agent:
         (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2))
         if self.data is not None:
             self.data.write_parquet(staging / DATA_FILE)
+        if replay_buffer and getattr(model, "replay_buffer", None) is not None:
+            save_replay_buffer(model.replay_buffer, staging / REPLAY_FILE)
         old = path.with_name(path.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if path.exists():
@@ -210,7 +219,7 @@ def _checkpoint_dir(path: Path) -> Path:
     raise CheckpointError(f"{path}: not a qfin agent checkpoint (no {CONFIG_FILE} in it, nor in best/ or last/)")
 
 
-def load_agent(path: str | Path, env_config: Any = None, env: Any = None) -> Agent:
+def load_agent(path: str | Path, env_config: Any = None, env: Any = None, replay_buffer: bool = False) -> Agent:
     """Load an agent saved by :func:`train_agent` (or :meth:`Agent.save`).
 
     Parameters
@@ -220,10 +229,15 @@ def load_agent(path: str | Path, env_config: Any = None, env: Any = None) -> Age
     env_config : optionally the environment the agent is meant for; its observation and action spaces must
         match the checkpoint's, else :class:`CheckpointError`.
     env : optionally the (Vec)Env to attach (used to resume training); by default the checkpoint's own env.
+    replay_buffer : also restore an off-policy model's replay buffer when the checkpoint has one (to resume
+        training; acting does not need it).
 
-    Parameters are read with ``torch.load(weights_only=True)``: no pickled code is executed.
+    Parameters are read with ``torch.load(weights_only=True)`` and the replay buffer with
+    ``np.load(allow_pickle=False)``: no pickled code is executed.
     """
     import torch
+
+    from ._replay import load_replay_buffer
 
     path = _checkpoint_dir(Path(path))
     try:
@@ -266,4 +280,6 @@ def load_agent(path: str | Path, env_config: Any = None, env: Any = None) -> Age
     if hasattr(model, "_n_updates"):
         model._n_updates = int(config.get("n_updates", 0))
     model._episode_num = int(config.get("episode_num", 0))
+    if replay_buffer and getattr(model, "replay_buffer", None) is not None and (path / REPLAY_FILE).is_file():
+        load_replay_buffer(model.replay_buffer, path / REPLAY_FILE)
     return Agent(model, config, data, path)

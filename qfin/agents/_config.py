@@ -10,6 +10,9 @@
     checkpoint_freq = 5000
     eval_freq = 5000
     resume = true
+    tensorboard = true                           # TensorBoard events in out_dir/seed_<k>/tb, or a folder (relative
+                                                 # to this file; one seed_<k> subfolder per seed); default false
+    save_replay_buffer = true                    # off-policy agents: keep the replay buffer in the checkpoint
     [env_overrides]                              # constructor arguments replacing the preset's
     reward = "log_return"
     [eval_env]                                   # validation env overrides; a portfolio validation runs its whole
@@ -50,6 +53,8 @@ class TrainConfig(BaseModel):
     eval_freq: int = Field(5_000, ge=1)
     eval_episodes: int = Field(1, ge=1)
     resume: bool = True
+    tensorboard: bool | str = False
+    save_replay_buffer: bool = True
     env_overrides: dict[str, Any] = {}
     eval_env: dict[str, Any] | None = None
     algo_kwargs: dict[str, Any] = {}
@@ -107,9 +112,20 @@ def train_from_config(config: str | Path | TrainConfig, kind: Literal["portfolio
     extractor = None if config.extractor == "none" else config.extractor
     out = Path(config.out_dir)
     out = out if out.is_absolute() else base / out
+
+    def tensorboard(seed: int) -> bool | Path:
+        if isinstance(config.tensorboard, bool):
+            return config.tensorboard
+        if not config.tensorboard.strip():
+            raise SpecError("tensorboard must be true, false or a log folder; got an empty string")
+        folder = Path(config.tensorboard)
+        return (folder if folder.is_absolute() else base / folder) / f"seed_{seed}"
+
     return [train_agent(preset, config.algo, config.total_timesteps, seed=seed, out_dir=out / f"seed_{seed}",
                         extractor=extractor, extractor_kwargs=config.extractor_kwargs,
                         policy_kwargs=config.policy_kwargs, algo_kwargs=config.algo_kwargs, n_envs=config.n_envs,
                         eval_env=eval_env, eval_freq=config.eval_freq, eval_episodes=config.eval_episodes,
-                        checkpoint_freq=config.checkpoint_freq, resume=config.resume, progress=progress)
+                        checkpoint_freq=config.checkpoint_freq, resume=config.resume,
+                        tensorboard=tensorboard(seed), save_replay_buffer=config.save_replay_buffer,
+                        progress=progress)
             for seed in config.seeds]
