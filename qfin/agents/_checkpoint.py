@@ -97,7 +97,7 @@ def resolve_env_config(env_config: Any) -> tuple[EnvPreset, Any]:
             raise SpecError(f"env_config params[{key!r}] = {type(value).__name__} cannot be saved in a checkpoint; "
                             "use numbers, strings, lists or dicts (a price frame is accepted for 'data')") from None
         params[key] = value
-    return EnvPreset(id=preset.id, description=preset.description, params=params), frame
+    return preset.model_copy(update={"params": params}), frame
 
 
 def build_env(preset: EnvPreset, frame: Any = None, **overrides: Any) -> gym.Env:

@@ -102,8 +102,7 @@ def train_from_config(config: str | Path | TrainConfig, kind: Literal["portfolio
     expected = {"portfolio": "qfin/Portfolio-v0", "hedging": "qfin/Hedging-v0"}
     if kind is not None and preset.id != expected[kind]:
         raise SpecError(f"`train {kind}` needs a {expected[kind]} environment; the config's env is {preset.id}")
-    preset = EnvPreset(id=preset.id, description=preset.description,
-                       params={**preset.params, **config.env_overrides})
+    preset = preset.model_copy(update={"params": {**preset.params, **config.env_overrides}})
     eval_env = None
     if config.eval_env is not None:
         eval_env = dict(config.eval_env)

@@ -133,3 +133,21 @@ def test_cli_prints_truth_and_table_and_fails_cleanly(tmp_path):
                           "--out", str(tmp_path / "bad")], capture_output=True, text=True, env=env, timeout=300)
     assert bad.returncode == 1 and "unknown key 'assessment.x'" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "bad").exists()
+
+
+def test_a_trained_agent_on_the_menu_is_a_candidate(tmp_path):
+    pytest.importorskip("stable_baselines3")
+    from qfin.agents import load_agent, train_agent
+    from qfin.envs import DiscreteActions, EnvPreset
+
+    preset = EnvPreset(id="qfin/Hedging-v0", actions=[0.0, 0.5, 1.0],
+                       params={"n_steps": 3, "maturity": 0.05, "premium_paths": 2000, "objective": "mean_variance"})
+    train_agent(preset, "ppo", total_timesteps=64, out_dir=tmp_path / "agent", extractor=None,
+                algo_kwargs={"n_steps": 32, "batch_size": 32})
+    agent = load_agent(tmp_path / "agent" / "last")
+    assert isinstance(agent.make_env(), DiscreteActions) and agent.preset.actions == [0.0, 0.5, 1.0]
+    text = SMALL.replace('name = "flat"\nkind = "constant"\nhedge = 0.0\nepsilon = 0.2',
+                         'name = "ppo"\nkind = "agent"\npath = "agent/last"\nepsilon = 0.2')
+    result = run_ope_experiment(_spec(tmp_path, text), progress=False)
+    assert "ppo" in result.truth["candidate"].to_list()
+    assert result.estimates.filter(pl.col("candidate") == "ppo").height == 2 * 7
