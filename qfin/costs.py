@@ -11,7 +11,8 @@ Two methods:
   Financial Portfolio Management Problem", eq. (14), re-derived for fees on traded value. Cash balance:
   w'_0 + (1 - c_s) S - (1 + c_p) B = mu w_0 with S = sum_i (w'_i - mu w_i)^+ and B = sum_i (mu w_i - w'_i)^+;
   eliminating B (B - S = mu (1 - w_0) - (1 - w'_0)) gives
-  mu = [1 + c_p (1 - w'_0) - (c_p + c_s) S(mu)] / [1 + c_p (1 - w_0)], a contraction iterated to ``tol``.
+  mu = [1 + c_p (1 - w'_0) - (c_p + c_s) S(mu)] / [1 + c_p (1 - w_0)], solved by Newton's method (exact in a
+  few steps: the equation is piecewise linear in mu).
   (Jiang et al. charge the buy commission on cash spent, x / (1 - c_p); the two agree to first order.)
 - ``"l1"``: the first-order approximation mu = 1 - c_p B - c_s S evaluated at mu = 1 (Jiang et al.'s eq. 16
   and the usual shortcut); it slightly over-charges because it ignores that the fees shrink the trade.
@@ -42,7 +43,7 @@ def transaction_remainder(w_prev: np.ndarray, w_target: np.ndarray, buy_cost: fl
     method : "exact" or "l1"
         The fixed point or its first-order approximation (see the module docstring).
     tol, max_iter : float, int
-        Stopping rule of the fixed-point iteration (a few steps for realistic fees).
+        Stopping rule of the Newton iteration (2-3 steps for realistic fees; exact once the sold set settles).
 
     Returns
     -------
@@ -53,6 +54,8 @@ def transaction_remainder(w_prev: np.ndarray, w_target: np.ndarray, buy_cost: fl
     c_s = c_p if sell_cost is None else float(sell_cost)
     w_prev = np.asarray(w_prev, dtype=np.float64)
     w_target = np.asarray(w_target, dtype=np.float64)
+    if w_prev.ndim == 1 and w_target.ndim == 1 and w_prev.size <= 64:
+        return _remainder_one(w_prev.tolist(), w_target.tolist(), c_p, c_s, method, tol, max_iter)
     prev_assets, target_assets = w_prev[..., 1:], w_target[..., 1:]
     trade = target_assets - prev_assets
     bought = np.maximum(trade, 0.0).sum(axis=-1)
@@ -62,20 +65,48 @@ def transaction_remainder(w_prev: np.ndarray, w_target: np.ndarray, buy_cost: fl
         return mu
     numerator = 1.0 + c_p * (1.0 - w_prev[..., 0])
     denominator = 1.0 + c_p * (1.0 - w_target[..., 0])
-    if w_prev.ndim == 1:  # one portfolio, as an environment step: scalar arithmetic, no per-op array overhead
-        mu, numerator, denominator = float(mu), float(numerator), float(denominator)
-        for _ in range(max_iter):
-            sells = float(np.maximum(prev_assets - mu * target_assets, 0.0).sum())
-            new_mu = (numerator - (c_p + c_s) * sells) / denominator
-            converged = abs(new_mu - mu) <= tol
-            mu = new_mu
-            if converged:
-                break
-        return mu
+    # Newton's method on g(mu) = mu * denominator - numerator + (c_p + c_s) S(mu): g is convex and increasing
+    # (S is a sum of hinges max(w_i - mu w'_i, 0)) and piecewise linear, so from the first step on the iterates
+    # fall monotonically onto the root and stop, exact, once the set of sold assets no longer changes: 2-3 steps
+    # instead of the ~10 of the plain fixed-point iteration. On a segment S(mu) = A - mu B (A, B: the sums of
+    # w_i and w'_i over the sold assets), so the Newton step is mu = (numerator - c A) / (denominator - c B).
+    c = c_p + c_s
     for _ in range(max_iter):
-        sells = np.maximum(prev_assets - mu[..., None] * target_assets, 0.0).sum(axis=-1)
-        new_mu = (numerator - (c_p + c_s) * sells) / denominator
+        sold_now = prev_assets > mu[..., None] * target_assets
+        intercept = np.where(sold_now, prev_assets, 0.0).sum(axis=-1)
+        slope = np.where(sold_now, target_assets, 0.0).sum(axis=-1)
+        new_mu = (numerator - c * intercept) / (denominator - c * slope)
         converged = np.all(np.abs(new_mu - mu) <= tol)
+        mu = new_mu
+        if converged:
+            break
+    return mu
+
+
+def _remainder_one(w_prev: list[float], w_target: list[float], c_p: float, c_s: float, method: CostMethod,
+                   tol: float, max_iter: int) -> float:
+    """:func:`transaction_remainder` of one portfolio (an environment step) in plain Python: with ~20 assets a
+    loop over floats beats the fixed per-call cost of a dozen small numpy operations several times over."""
+    bought = traded = 0.0
+    for before, after in zip(w_prev[1:], w_target[1:], strict=True):
+        delta = after - before
+        traded += delta
+        if delta > 0.0:
+            bought += delta
+    mu = 1.0 - c_p * bought - c_s * (bought - traded)
+    if method == "l1" or (c_p == 0.0 and c_s == 0.0):
+        return mu
+    numerator = 1.0 + c_p * (1.0 - w_prev[0])
+    denominator = 1.0 + c_p * (1.0 - w_target[0])
+    c = c_p + c_s
+    for _ in range(max_iter):  # Newton, as in transaction_remainder
+        intercept = slope = 0.0
+        for before, after in zip(w_prev[1:], w_target[1:], strict=True):
+            if before > mu * after:
+                intercept += before
+                slope += after
+        new_mu = (numerator - c * intercept) / (denominator - c * slope)
+        converged = abs(new_mu - mu) <= tol
         mu = new_mu
         if converged:
             break
