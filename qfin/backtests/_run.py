@@ -142,7 +142,8 @@ def _build_weight_strategy(item: StrategySpec):
         cls = STRATEGIES[item.kind]
     except KeyError:
         known = ", ".join([*sorted(STRATEGIES), *SIGNAL_STRATEGIES])
-        hint = " (kind 'agent' is registered by `import qfin.agents`)" if item.kind == "agent" else ""
+        package = {"agent": "qfin.agents", "kline_forecast": "qfin.kline"}.get(item.kind)
+        hint = f" (kind {item.kind!r} is registered by `import {package}`)" if package else ""
         raise SpecError(f"strategies: unknown kind {item.kind!r}; known kinds: {known}{hint}") from None
     try:
         return cls(name=item.label, **item.params)

@@ -26,6 +26,7 @@ from ._predictor import (
                    repair_ohlc,
 )
 from ._report import plot_forecast, save_forecast
+from ._strategy import KlineForecastStrategy, kelly_weights
 from ._tokenizer import KlineTokenizer
 from ._train import TrainResult, build_corpus, encode_windows, load_kline, read_config, train_kline
 
@@ -35,6 +36,7 @@ __all__ = [
                    "SHIPPED_OHLCV",
                    "KlineCorpus",
                    "KlineForecast",
+                   "KlineForecastStrategy",
                    "KlineModel",
                    "KlineModelConfig",
                    "KlinePredictor",
@@ -61,6 +63,7 @@ __all__ = [
                    "index_to_bits",
                    "infer_frequency",
                    "join_code",
+                   "kelly_weights",
                    "load_kline",
                    "normalize",
                    "plot_forecast",
