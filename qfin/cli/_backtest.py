@@ -22,6 +22,8 @@ def backtest_command(
     parsed = load_spec(spec)
     if any(item.kind == "agent" for item in parsed.strategies):
         import qfin.agents  # noqa: F401  (registers kind "agent"; torch and SB3 load only for such specs)
+    if any(item.kind == "kline_forecast" for item in parsed.strategies):
+        import qfin.kline  # noqa: F401  (registers kind "kline_forecast"; torch loads only for such specs)
     out = out or Path("runs") / spec.stem
     result = run_backtest(parsed, out_dir=out, progress=progress)
     out_console.print(metrics_table(result.metrics, title=f"{parsed.name} — {result.notes['data']}"))
