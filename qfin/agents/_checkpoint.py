@@ -23,6 +23,7 @@ import numpy as np
 
 from qfin.envs import EnvPreset, load_preset, make_env
 from qfin.errors import CheckpointError, SpecError
+from qfin.specs import parse_model
 
 __all__ = ["ALGOS", "Agent", "load_agent"]
 
@@ -70,14 +71,7 @@ def resolve_env_config(env_config: Any) -> tuple[EnvPreset, Any]:
     elif isinstance(env_config, EnvPreset):
         preset = env_config
     elif isinstance(env_config, dict):
-        from pydantic import ValidationError
-
-        try:
-            preset = EnvPreset.model_validate(env_config)
-        except ValidationError as err:
-            problem = err.errors()[0]
-            where = ".".join(str(p) for p in problem["loc"]) or "env_config"
-            raise SpecError(f"env_config: {where}: {problem['msg']} (keys: id, description, params)") from None
+        preset = parse_model(EnvPreset, env_config, "env_config")
     else:
         raise SpecError(f"env_config must be a preset path, an EnvPreset or a dict with 'id' and 'params'; "
                         f"got {type(env_config).__name__}")

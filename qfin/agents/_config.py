@@ -25,14 +25,14 @@ Unknown keys are errors naming the key and the accepted ones (:class:`qfin.error
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from qfin.envs import EnvPreset, load_preset
 from qfin.errors import SpecError
+from qfin.specs import parse_model, read_toml
 
 __all__ = ["TrainConfig", "load_train_config", "train_from_config"]
 
@@ -65,20 +65,7 @@ class TrainConfig(BaseModel):
 def load_train_config(path: str | Path) -> tuple[TrainConfig, Path]:
     """Read a training TOML; returns the config and the folder relative paths are resolved against."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such training config") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise SpecError(f"{path}: not valid TOML ({err})") from None
-    try:
-        return TrainConfig.model_validate(raw), path.parent
-    except ValidationError as err:
-        problem = err.errors()[0]
-        where = ".".join(str(p) for p in problem["loc"]) or "config"
-        if problem["type"] == "extra_forbidden":
-            raise SpecError(f"{path}: unknown key {where!r}; accepted: {', '.join(TrainConfig.model_fields)}") from None
-        raise SpecError(f"{path}: {where}: {problem['msg']}") from None
+    return parse_model(TrainConfig, read_toml(path, "training config"), path), path.parent
 
 
 def train_from_config(config: str | Path | TrainConfig, kind: Literal["portfolio", "hedging"] | None = None,
@@ -95,10 +82,7 @@ def train_from_config(config: str | Path | TrainConfig, kind: Literal["portfolio
     if isinstance(config.env, str):
         preset = load_preset(base / config.env)
     else:
-        try:
-            preset = EnvPreset.model_validate(config.env)
-        except ValidationError as err:
-            raise SpecError(f"env: {err.errors()[0]['msg']} (an inline env needs id and params)") from None
+        preset = parse_model(EnvPreset, config.env, "env")
     expected = {"portfolio": "qfin/Portfolio-v0", "hedging": "qfin/Hedging-v0"}
     if kind is not None and preset.id != expected[kind]:
         raise SpecError(f"`train {kind}` needs a {expected[kind]} environment; the config's env is {preset.id}")

@@ -7,13 +7,12 @@ frequency and the report options. Every strategy of a spec runs on the same date
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from qfin.errors import SpecError
+from qfin.specs import parse_model, read_toml
 
 __all__ = ["BacktestSpec", "CostSpec", "DataSpec", "ReportSpec", "StrategySpec", "load_spec", "parse_spec"]
 
@@ -100,53 +99,14 @@ class BacktestSpec(_Strict):
 
 def parse_spec(raw: dict[str, Any], source: str = "spec") -> BacktestSpec:
     """Validate a spec given as a dict (e.g. from TOML); errors become one-line :class:`SpecError` messages."""
-    try:
-        return BacktestSpec.model_validate(raw)
-    except ValidationError as err:
-        raise SpecError(f"{source}: {_describe(err, raw)}") from None
+    return parse_model(BacktestSpec, raw, source)
 
 
 def load_spec(path: str | Path) -> BacktestSpec:
     """Read and validate a TOML spec; relative data paths are taken relative to the spec's folder."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such spec file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise SpecError(f"{path}: not valid TOML ({err})") from None
-    spec = parse_spec(raw, str(path))
+    spec = parse_spec(read_toml(path), str(path))
     if spec.data.path is not None and not spec.data.path.is_absolute():
         data = spec.data.model_copy(update={"path": (path.parent / spec.data.path).resolve()})
         spec = spec.model_copy(update={"data": data})
     return spec
-
-
-def _describe(err: ValidationError, raw: dict[str, Any]) -> str:
-    """The first validation problem as one line: where, what, and what is accepted."""
-    problem = err.errors()[0]
-    where = ".".join(str(part) for part in problem["loc"]) or "spec"
-    if problem["type"] == "extra_forbidden":
-        model = _model_at(problem["loc"][:-1])
-        allowed = ", ".join(model.model_fields) if model else "see the docs"
-        return f"unknown key {where!r}; allowed keys here: {allowed}"
-    if problem["type"] == "missing":
-        return f"missing key {where!r}"
-    message = problem["msg"].removeprefix("Value error, ")
-    return f"{where}: {message}"
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The pydantic model that owns the keys at ``loc`` (for listing allowed keys)."""
-    model: type[BaseModel] | None = BacktestSpec
-    for part in loc:
-        if isinstance(part, int) or model is None:
-            continue
-        field = model.model_fields.get(str(part))
-        if field is None:
-            return None
-        annotation = field.annotation
-        args = getattr(annotation, "__args__", ())
-        candidates = [annotation, *args]
-        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-    return model

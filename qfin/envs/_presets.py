@@ -13,14 +13,14 @@ listing what is accepted; the environment's own checks then run at construction.
 from __future__ import annotations
 
 import inspect
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 import gymnasium as gym
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from qfin.errors import SpecError
+from qfin.specs import parse_model, read_toml
 
 from ._hedging import HedgingEnv
 from ._portfolio import PortfolioEnv
@@ -37,7 +37,7 @@ class EnvPreset(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: Literal["qfin/Portfolio-v0", "qfin/Hedging-v0"]
+    id: Literal["qfin/Portfolio-v0", "qfin/Hedging-v0"]  # the registered environments (_CLASSES)
     description: str = ""
     params: dict[str, Any] = {}
     actions: list[float] | list[list[float]] | None = None
@@ -51,21 +51,7 @@ def _accepted(env_id: str) -> list[str]:
 def load_preset(path: str | Path) -> EnvPreset:
     """Read and validate a preset TOML file."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such preset file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise SpecError(f"{path}: not valid TOML ({err})") from None
-    try:
-        preset = EnvPreset.model_validate(raw)
-    except ValidationError as err:
-        problem = err.errors()[0]
-        where = ".".join(str(p) for p in problem["loc"]) or "preset"
-        if problem["type"] == "extra_forbidden":
-            raise SpecError(f"{path}: unknown key {where!r}; allowed keys: id, description, params, "
-                           "actions") from None
-        raise SpecError(f"{path}: {where}: {problem['msg']} (id must be one of {sorted(_CLASSES)})") from None
+    preset = parse_model(EnvPreset, read_toml(path, "preset"), path)
     unknown = sorted(set(preset.params) - set(_accepted(preset.id)))
     if unknown:
         raise SpecError(f"{path}: unknown params {unknown} for {preset.id}; accepted: {_accepted(preset.id)}")

@@ -30,7 +30,6 @@ A policy is ``kind`` plus its keys: ``delta`` (vol, put), ``band`` (vol, put, ba
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,11 +37,12 @@ from typing import Any, Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from qfin.data import staged_output, strict_json
 from qfin.envs import EnvPreset, load_preset, make_env
 from qfin.errors import SpecError
+from qfin.specs import parse_model, read_toml
 
 from ._estimators import ESTIMATORS, estimate_all, fitted_q_evaluation
 from ._logged import save_logged
@@ -111,34 +111,13 @@ class OPESpec(_Strict):
     assessment: AssessmentSpec = AssessmentSpec()
 
 
-def _spec_error(err: ValidationError, path: Path) -> SpecError:
-    problem = err.errors()[0]
-    loc = [str(p) for p in problem["loc"] if not (isinstance(p, str) and p in ("str", "EnvPreset"))]
-    where = ".".join(loc) or "spec"
-    if problem["type"] == "extra_forbidden":
-        section = loc[0] if len(loc) > 1 else ""
-        model = {"logging": LoggingSpec, "truth": TruthSpec, "estimators": EstimatorSpec, "assessment": AssessmentSpec,
-                 "behavior": PolicySpec, "candidates": PolicySpec, "env": EnvPreset}.get(section, OPESpec)
-        return SpecError(f"{path}: unknown key {where!r}; accepted{' in ' + section if section else ''}: "
-                         f"{', '.join(model.model_fields)}")
-    return SpecError(f"{path}: {where}: {problem['msg']}")
-
-
 def load_ope_spec(path: str | Path) -> tuple[OPESpec, Path]:
     """Parse and check a spec; returns it with the folder relative paths in it are resolved against."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such spec file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise SpecError(f"{path}: not valid TOML ({err})") from None
+    raw = read_toml(path)
     if isinstance(raw.get("env"), dict) and set(raw["env"]) == {"preset"}:
         raw["env"] = raw["env"]["preset"]
-    try:
-        spec = OPESpec.model_validate(raw)
-    except ValidationError as err:
-        raise _spec_error(err, path) from None
+    spec = parse_model(OPESpec, raw, path)
     for i, policy in enumerate([spec.behavior, *spec.candidates]):
         where = "behavior" if i == 0 else f"candidates[{i - 1}]"
         given = {k for k in PolicySpec.model_fields if k not in ("name", "kind") and getattr(policy, k) is not None}

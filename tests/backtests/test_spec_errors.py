@@ -29,7 +29,7 @@ lookback = 60
 """
 
 BAD = {
-    "unknown_key": (GOOD.replace('name = "tiny"', 'name = "tiny"\ncolour = "red"'), "unknown key 'colour'; allowed"),
+    "unknown_key": (GOOD.replace('name = "tiny"', 'name = "tiny"\ncolour = "red"'), "unknown key 'colour'; accepted"),
     "unknown_nested_key": (GOOD.replace("fee = 0.001", "fee = 0.001\nfees = 0.002"), "unknown key 'costs.fees'"),
     "unknown_strategy": (GOOD.replace('kind = "equal_weight"', 'kind = "astrology"'), "unknown kind 'astrology'"),
     "end_before_start": (GOOD.replace("end = 2016-12-31", "end = 2014-12-31"), "is not after data.start"),

@@ -90,7 +90,7 @@ def test_same_spec_same_numbers(tmp_path):
 
 @pytest.mark.parametrize("edit, match", [
     (lambda s: "surprise = 1\n" + s, "unknown key 'surprise'; accepted: title, gamma, env"),
-    (lambda s: s + "\nsurprise = 1\n", "unknown key 'assessment.surprise'; accepted in assessment: ks, n_bootstrap"),
+    (lambda s: s + "\nsurprise = 1\n", "unknown key 'assessment.surprise'; accepted: ks, n_bootstrap"),
     (lambda s: s.replace("hedge = 0.0\n", "hedge = 0.0\nband = 0.1\n"), r"\['band'\] do not apply to kind 'constant'"),
     (lambda s: s.replace('name = "flat"', 'name = "delta"'), "unique; repeated: \\['delta'\\]"),
     (lambda s: s.replace("actions = [0.0, 0.5, 1.0]\n", ""), "finite action menu"),

@@ -1,0 +1,80 @@
+"""TOML specs read into pydantic models, with errors for people (layer 0: every capability's specs use this).
+
+DESIGN.md section 4: specs are TOML, parsed with ``tomllib`` into pydantic models, unknown keys are errors, and a
+bad spec never yields a traceback from inside a dependency. :func:`read_toml` turns a missing file or bad TOML
+into one :class:`~qfin.errors.SpecError` line; :func:`parse_model` validates a dict against a model and turns the
+first pydantic problem into one line naming the key (dotted, e.g. ``costs.fees``) and, for an unknown key, the
+keys accepted at that place. pydantic is imported only when a spec is validated.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, TypeVar
+
+from qfin.errors import SpecError
+
+__all__ = ["describe_validation_error", "parse_model", "read_toml"]
+
+Model = TypeVar("Model")
+
+
+def read_toml(path: str | Path, what: str = "spec") -> dict[str, Any]:
+    """The TOML file ``path`` as a dict; a missing file or invalid TOML is a :class:`SpecError`."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such {what} file") from None
+    except IsADirectoryError:
+        raise SpecError(f"{path}: is a folder, not a {what} file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise SpecError(f"{path}: not valid TOML ({err})") from None
+
+
+def _model_at(root: type, loc: tuple[Any, ...]) -> type | None:
+    """The pydantic model owning the keys at ``loc`` under ``root`` (list indices and union tags skipped)."""
+    from pydantic import BaseModel
+
+    model: type | None = root
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:  # a union member's tag (e.g. 'EnvPreset' in `str | EnvPreset`) names a branch, not a key
+            continue
+        annotation = field.annotation
+        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        for arg in list(candidates):
+            candidates += list(getattr(arg, "__args__", ()))  # list[Model] inside Optional, etc.
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+    return model
+
+
+def describe_validation_error(err: Any, root: type) -> str:
+    """One problem of a pydantic ``ValidationError`` on model ``root`` as one line: where, what, accepted. An
+    unknown key is reported first (in a union such as ``str | Model`` it hides behind the other branch's type
+    mismatch); otherwise the first problem."""
+    errors = err.errors()
+    problem = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    loc = tuple(part for part in problem["loc"]
+                if not (isinstance(part, str) and part[:1].isupper() or part in ("str", "int", "float", "list")))
+    where = ".".join(str(part) for part in loc) or "spec"
+    if problem["type"] == "extra_forbidden":
+        model = _model_at(root, loc[:-1])
+        accepted = ", ".join(model.model_fields) if model is not None else "see the documentation"
+        return f"unknown key {where!r}; accepted: {accepted}"
+    if problem["type"] == "missing":
+        return f"missing key {where!r}"
+    return f"{where}: {problem['msg'].removeprefix('Value error, ')}"
+
+
+def parse_model(model: type[Model], raw: Any, source: str | Path) -> Model:
+    """``model.model_validate(raw)``, with any validation problem raised as ``SpecError("{source}: ...")``."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(raw)  # type: ignore[attr-defined]
+    except ValidationError as err:
+        raise SpecError(f"{source}: {describe_validation_error(err, model)}") from None
