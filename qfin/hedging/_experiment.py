@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data import staged_output
 from ..data.simulate import HestonParams, hedging_pnl, heston
 from ..risk import entropic_risk, expected_shortfall
 from ._baselines import (
@@ -103,9 +104,10 @@ def _reach(losses: list[float], seconds: list[float], target: float, window: int
 
 def run_hedging_experiment(cfg: ExperimentConfig, out_dir: str | Path, params: HestonParams | None = None
                            ) -> dict[str, Any]:
-    """Train Adam and K-FAC hedgers per seed, evaluate every strategy on one test bank, write JSON + HTML."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    """Train Adam and K-FAC hedgers per seed, evaluate every strategy on one test bank, write JSON + HTML.
+
+    ``out_dir`` receives ``metrics.json`` and ``report.html`` together once everything is computed (staged and
+    renamed: an interrupted run leaves no partial folder; an earlier run's folder is replaced)."""
     params = params or historical_heston()
     hcfg = cfg.hedger
     train = _market(params, cfg, cfg.n_train, 10_000)
@@ -173,10 +175,9 @@ def run_hedging_experiment(cfg: ExperimentConfig, out_dir: str | Path, params: H
                    "strategies": results, "speed": speed, "paired_entropic": paired,
                    "runs": {opt: [{k: v for k, v in r.items() if k not in ("losses", "seconds")} for r in runs[opt]]
                          for opt in runs}}
-    tmp = out / "metrics.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2))
-    tmp.replace(out / "metrics.json")
-    _report(out, summary, pnls, hedges, test, runs)
+    with staged_output(out_dir, "metrics.json") as staging:
+        (staging / "metrics.json").write_text(json.dumps(summary, indent=2))
+        _report(staging, summary, pnls, hedges, test, runs)
     return summary
 
 
@@ -221,6 +222,4 @@ def _report(out: Path, summary: dict, pnls: dict, hedges: dict, test: HedgingMar
             f"<h2>Speed</h2><pre>{json.dumps(summary['speed'], indent=1)}</pre>"
             f"<pre>{json.dumps(summary['paired_entropic'], indent=1)}</pre>"
             + "".join(f"<img src='data:image/png;base64,{im}'/>" for im in images) + "</body></html>")
-    tmp = out / "report.html.tmp"
-    tmp.write_text(html)
-    tmp.replace(out / "report.html")
+    (out / "report.html").write_text(html)

@@ -36,3 +36,17 @@ def test_experiment_writes_metrics_and_report(tmp_path):
                                         "Whalley-Wilmott", "delta + variance swap", "LSTM (adam)", "LSTM (kfac)"}
     assert len(summary["speed"]) == 2
     assert "data:image/png;base64" in (tmp_path / "report.html").read_text()
+
+
+def test_an_interrupted_experiment_leaves_no_output_folder(tmp_path, monkeypatch):
+    import qfin.hedging._experiment as experiment
+
+    def broken_report(*args, **kwargs):
+        raise RuntimeError("plotting failed")
+
+    monkeypatch.setattr(experiment, "_report", broken_report)
+    cfg = ExperimentConfig(maturity_days=5, n_train=256, n_test=128, seeds=(0,),
+                           hedger=HedgerConfig(iterations=2, batch_size=64, hidden=4))
+    with pytest.raises(RuntimeError, match="plotting failed"):
+        run_hedging_experiment(cfg, tmp_path / "run")
+    assert list(tmp_path.iterdir()) == []
