@@ -3,11 +3,15 @@
 
 ``FiniteMDP`` is the model, ``solve(mdp, objective)`` optimises CVaR, target probabilities, expected utilities
 and other objectives of the return distribution exactly over stock-augmented states, and ``evaluate_policy``
-gives the exact law of the return of any policy. Finance problems ship in :mod:`qfin.dp.problems`;
-``solve_spec`` runs a PROBLEM.toml; ``train_qrdqn`` is the deep variant (QR-DQN on the stock-augmented env).
+gives the exact law of the return of any policy. For large problems ``solve(..., method="quantile")`` or
+``method="categorical"`` approximate the return laws (``categorical_projection`` is the latter's Cramér
+projection onto a grid) and report the exact value of the policy they find. Finance problems ship in
+:mod:`qfin.dp.problems`; ``solve_spec`` runs a PROBLEM.toml; ``train_qrdqn`` is the deep variant (QR-DQN on the
+stock-augmented env).
 """
 
 from qfin.dp import problems
+from qfin.dp._categorical import categorical_projection
 from qfin.dp._distribution import ReturnDistribution, lower_tail_mean_weighted
 from qfin.dp._exact import DPResult, achievable_returns, evaluate_policy
 from qfin.dp._mdp import FiniteMDP
@@ -37,6 +41,7 @@ __all__ = [
     "ReturnDistribution",
     "Satisficing",
     "achievable_returns",
+    "categorical_projection",
     "evaluate_policy",
     "load_spec",
     "lower_tail_mean_weighted",

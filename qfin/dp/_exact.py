@@ -150,11 +150,11 @@ class DPResult:
     Attributes
     ----------
     value : the objective at the initial state under the returned policy (exact for ``method="exact"``; for the
-        quantile method, the exact or Monte Carlo value of the greedy policy it found).
+        quantile and categorical methods, the exact or Monte Carlo value of the greedy policy it found).
     initial_stock : the chosen start stock c0 (for CVaR, minus the optimal VaR).
     distribution : :class:`ReturnDistribution` of G under the returned policy (``atoms``, ``probabilities``).
     horizon : the horizon solved (the MDP's, or the truncation of an infinite one).
-    method : "exact" or "quantile"; ``approx_value`` is the quantile model's own (optimistic) estimate.
+    method : "exact", "quantile" or "categorical"; ``approx_value`` is the approximate model's own estimate.
     """
 
     value: float

@@ -11,6 +11,8 @@ model's own estimate (kept as ``approx_value``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from qfin.dp._distribution import ReturnDistribution
@@ -70,6 +72,25 @@ def _project_quantiles(atoms: np.ndarray, weights: np.ndarray, n: int) -> np.nda
     return a_sorted[idx].reshape(lead + (n,))
 
 
+def stock_grids(objective: Objective, lo: np.ndarray, hi: np.ndarray, horizon: int, n_stocks: int,
+                snap: Callable[[np.ndarray], np.ndarray] = np.asarray) -> list[np.ndarray]:
+    """Partial-sum grids y at t = 0..T shared by the quantile and categorical methods: start stocks at t = 0
+    (a range for objectives that search c0), ``n_stocks`` points over the reachable range after, with 0 kept
+    exact; ``snap`` maps each grid before de-duplication (the categorical method snaps to its atom quantum)."""
+    if objective.searches_start_stock:
+        c0s = -np.linspace(lo[-1], hi[-1], n_stocks)[::-1]
+    else:
+        c0s = np.unique(objective.start_stocks(None))
+    grids = []
+    for t in range(horizon + 1):
+        a, b = c0s.min() + lo[t], c0s.max() + hi[t]
+        g = c0s.copy() if t == 0 else np.linspace(a, b, n_stocks)
+        if t > 0 and a < 0.0 < b:
+            g = np.union1d(g, [0.0])  # the utilities' kink at zero stays an exact grid point
+        grids.append(np.unique(snap(g)))
+    return grids
+
+
 def solve_quantile(mdp: FiniteMDP, objective: Objective, *, n_quantiles: int = 64, n_stocks: int = 201,
                    evaluation: str = "exact", n_eval_paths: int = 100_000, seed: int | None = 0,
                    atom_tol: float = 1e-9, truncation_tol: float = 1e-6) -> DPResult:
@@ -82,17 +103,7 @@ def solve_quantile(mdp: FiniteMDP, objective: Objective, *, n_quantiles: int = 6
         raise QfinError(f"evaluation must be 'exact' or 'monte_carlo'; got {evaluation!r}")
     horizon = mdp.effective_horizon(truncation_tol)
     lo, hi = _return_bounds(mdp, horizon)
-    if objective.searches_start_stock:
-        c0s = -np.linspace(lo[-1], hi[-1], n_stocks)[::-1]
-    else:
-        c0s = np.unique(objective.start_stocks(None))
-    grids = []
-    for t in range(horizon + 1):
-        a, b = c0s.min() + lo[t], c0s.max() + hi[t]
-        g = c0s.copy() if t == 0 else np.linspace(a, b, n_stocks)
-        if t > 0 and a < 0.0 < b:
-            g = np.union1d(g, [0.0])  # the utilities' kink at zero stays an exact grid point
-        grids.append(np.unique(g))
+    grids = stock_grids(objective, lo, hi, horizon, n_stocks)
     nxt, rew, prob = _padded_successors(mdp)
     n_s, n_a, n_b = nxt.shape
     n = int(n_quantiles)

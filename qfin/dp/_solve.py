@@ -11,8 +11,9 @@ __all__ = ["solve"]
 
 
 def solve(mdp: FiniteMDP, objective: Objective, *, method: str = "exact", algorithm: str = "value_iteration",
-          atom_tol: float = 1e-9, truncation_tol: float = 1e-6, n_quantiles: int = 64, n_stocks: int = 201,
-          evaluation: str = "exact", n_eval_paths: int = 100_000, seed: int | None = 0) -> DPResult:
+          atom_tol: float = 1e-9, truncation_tol: float = 1e-6, n_quantiles: int = 64, n_atoms: int = 51,
+          v_min: float | None = None, v_max: float | None = None, n_stocks: int = 201, evaluation: str = "exact",
+          n_eval_paths: int = 100_000, seed: int | None = 0) -> DPResult:
     """Optimise an objective of the return distribution over stock-augmented policies.
 
     Parameters
@@ -20,13 +21,20 @@ def solve(mdp: FiniteMDP, objective: Objective, *, method: str = "exact", algori
     mdp : :class:`FiniteMDP`.
     objective : one of :class:`ExpectedUtility`, :class:`CVaR`, :class:`MeanCVaR`, :class:`ProbabilityOfTarget`,
         :class:`Homeostatic`, :class:`Satisficing` (all of the form max_c0 score(c0, E[f(c0 + G)])).
-    method : ``"exact"`` (finite-support return laws, atoms merged within ``atom_tol``) or ``"quantile"``
-        (``n_quantiles`` quantiles per state on a grid of ``n_stocks`` stocks, for large problems; the greedy
-        policy is then re-evaluated exactly or by Monte Carlo, and ``value`` is that re-evaluation).
+    method : ``"exact"`` (finite-support return laws, atoms merged within ``atom_tol``), ``"quantile"``
+        (``n_quantiles`` quantiles per state on a grid of ``n_stocks`` stocks, for large problems) or
+        ``"categorical"`` (probabilities on a fixed grid of ``n_atoms`` atoms per state on the same stock grid,
+        backed up with the Cramér projection of Rowland et al. 2018). For the last two the greedy policy is
+        re-evaluated exactly or by Monte Carlo, and ``value`` is that re-evaluation.
+    n_atoms, v_min, v_max : the categorical grid: ``n_atoms`` >= 2 evenly spaced atoms from ``v_min`` <= 0 to
+        ``v_max`` >= 0 at every step (returns still to come outside it are clipped to its ends), or, with neither
+        bound given, spanning at each step the range the return still to come can reach (nothing is then
+        clipped, so every backup keeps the mean).
     algorithm : ``"value_iteration"`` (backward induction) or ``"policy_iteration"`` (exact method only).
     atom_tol : stocks and atoms closer than about this are merged (snapped to a power-of-two grid).
     truncation_tol : for an infinite-horizon MDP, the bound on the ignored discounted tail of G.
-    evaluation : ``"exact"`` or ``"monte_carlo"`` (quantile method): how the found policy is valued.
+    evaluation : ``"exact"`` or ``"monte_carlo"`` (quantile and categorical methods): how the found policy is
+        valued.
     n_eval_paths, seed : Monte Carlo re-evaluation size and seed.
 
     Returns
@@ -58,4 +66,10 @@ def solve(mdp: FiniteMDP, objective: Objective, *, method: str = "exact", algori
         return solve_quantile(mdp, objective, n_quantiles=n_quantiles, n_stocks=n_stocks, evaluation=evaluation,
                               n_eval_paths=n_eval_paths, seed=seed, atom_tol=atom_tol,
                               truncation_tol=truncation_tol)
-    raise QfinError(f"method must be 'exact' or 'quantile'; got {method!r}")
+    if method == "categorical":
+        from qfin.dp._categorical import solve_categorical
+
+        return solve_categorical(mdp, objective, n_atoms=n_atoms, v_min=v_min, v_max=v_max, n_stocks=n_stocks,
+                                 evaluation=evaluation, n_eval_paths=n_eval_paths, seed=seed, atom_tol=atom_tol,
+                                 truncation_tol=truncation_tol)
+    raise QfinError(f"method must be 'exact', 'quantile' or 'categorical'; got {method!r}")

@@ -11,6 +11,7 @@ Example::
     target = 39.5                    # homeostatic | satisficing
     [solver]
     method = "exact"                 # or "quantile" (n_quantiles, n_stocks, evaluation)
+                                     # or "categorical" (n_atoms, v_min, v_max, n_stocks, evaluation)
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    ValidationError,
+    model_validator,
+)
 
 from qfin.dp import problems
 from qfin.dp._exact import DPResult
@@ -57,11 +65,26 @@ class ObjectiveSpec(BaseModel):
 
 class SolverSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    method: Literal["exact", "quantile"] = "exact"
+    method: Literal["exact", "quantile", "categorical"] = "exact"
     n_quantiles: int = 64
+    n_atoms: int = Field(51, ge=2)
+    v_min: FiniteFloat | None = None
+    v_max: FiniteFloat | None = None
     n_stocks: int = 201
     evaluation: Literal["exact", "monte_carlo"] = "exact"
     seed: int = 0
+
+    @model_validator(mode="after")
+    def _grid_bounds(self):
+        # Checked here too so that the message names the spec's keys, not solve's arguments.
+        if (self.v_min is None) != (self.v_max is None):
+            raise ValueError("give both v_min and v_max (the ends of the categorical grid) or neither")
+        if self.v_min is not None and not self.v_min < self.v_max:
+            raise ValueError(f"v_min must be below v_max; got v_min = {self.v_min}, v_max = {self.v_max}")
+        if self.v_min is not None and not self.v_min <= 0.0 <= self.v_max:
+            raise ValueError(f"[v_min, v_max] must contain 0 (the return still to come at the horizon); got "
+                             f"v_min = {self.v_min}, v_max = {self.v_max}")
+        return self
 
 
 class DPSpec(BaseModel):
@@ -124,8 +147,8 @@ def solve_spec(path: str | Path) -> tuple[DPResult, DPResult, list[dict], dict]:
     mdp, info = built if isinstance(built, tuple) else (built, {})
     objective = _objective(spec.objective, str(path))
     s = spec.solver
-    kwargs = {"method": s.method, "n_quantiles": s.n_quantiles, "n_stocks": s.n_stocks,
-              "evaluation": s.evaluation, "seed": s.seed}
+    kwargs = {"method": s.method, "n_quantiles": s.n_quantiles, "n_atoms": s.n_atoms, "v_min": s.v_min,
+              "v_max": s.v_max, "n_stocks": s.n_stocks, "evaluation": s.evaluation, "seed": s.seed}
     result = solve(mdp, objective, **kwargs)
     neutral = solve(mdp, ExpectedUtility(lambda x: x))
     rows = result.reachable_policy_table()

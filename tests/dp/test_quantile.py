@@ -56,5 +56,5 @@ def test_quantile_arguments_are_checked():
     with pytest.raises(QfinError, match="evaluation"):
         solve(mdp, CVaR(0.5), method="quantile", evaluation="guess")
     with pytest.raises(QfinError, match="method"):
-        solve(mdp, CVaR(0.5), method="categorical")
+        solve(mdp, CVaR(0.5), method="particles")
     assert np.isfinite(solve(mdp, CVaR(0.5), method="quantile").value)

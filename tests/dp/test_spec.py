@@ -24,8 +24,34 @@ def test_shipped_liquidation_spec(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_categorical_solver_in_a_spec(tmp_path):
+    text = (ROOT / "models" / "dp" / "liquidation.toml").read_text().replace(
+        'method = "exact"', 'method = "categorical"\nn_atoms = 51\nn_stocks = 201')
+    assert 'method = "categorical"' in text
+    spec = tmp_path / "liquidation_categorical.toml"
+    spec.write_text(text)
+    result, _, rows, _ = solve_spec(spec)
+    assert result.method == "categorical"
+    assert result.value == pytest.approx(0.5, abs=1e-12)  # the brute-force optimum, reached at 51 atoms
+    assert sum(r["probability"] for r in rows if r["t"] == 2) == pytest.approx(1.0)
+    # one user grid for every step: 46 atoms on [0, 45] (spacing 1) reach the optimum too, 11 do not
+    spec.write_text(text.replace("n_atoms = 51", "n_atoms = 46\nv_min = 0.0\nv_max = 45.0"))
+    assert solve_spec(spec)[0].value == pytest.approx(0.5, abs=1e-12)
+    spec.write_text(text.replace("n_atoms = 51", "n_atoms = 11\nv_min = 0.0\nv_max = 45.0"))
+    assert solve_spec(spec)[0].value == pytest.approx(0.25, abs=1e-12)
+
+
+_CATEGORICAL = 'problem = "betting"\n[objective]\nkind = "cvar"\nalpha = 0.1\n[solver]\nmethod = "categorical"\n'
+
+
 @pytest.mark.parametrize("text,match", [
     ('problem = "lottery"\n[objective]\nkind = "cvar"\nalpha = 0.1\n', "problem"),
+    (_CATEGORICAL + "n_atom = 11\n", "solver.n_atom"),
+    (_CATEGORICAL + "n_atoms = 1\n", "solver.n_atoms"),
+    (_CATEGORICAL + "v_min = -3.0\n", "both v_min and v_max"),
+    (_CATEGORICAL + "v_min = 3.0\nv_max = -3.0\n", "v_min must be below v_max"),
+    (_CATEGORICAL + "v_min = 30.0\nv_max = 45.0\n", "must contain 0"),
+    (_CATEGORICAL + "v_min = nan\nv_max = 3.0\n", "solver.v_min"),
     ('problem = "betting"\n[objective]\nkind = "cvar"\n', "objective.alpha is required"),
     ('problem = "betting"\ncolour = 1\n[objective]\nkind = "cvar"\nalpha = 0.1\n', "colour"),
     ('problem = "betting"\n[params]\nwinprob = 0.3\n[objective]\nkind = "cvar"\nalpha = 0.1\n', "win_prob"),
