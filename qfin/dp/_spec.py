@@ -19,7 +19,6 @@ from __future__ import annotations
 import inspect
 import os
 import tempfile
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +28,6 @@ from pydantic import (
     ConfigDict,
     Field,
     FiniteFloat,
-    ValidationError,
     model_validator,
 )
 
@@ -46,6 +44,7 @@ from qfin.dp._objectives import (
 )
 from qfin.dp._solve import solve
 from qfin.errors import SpecError
+from qfin.specs import parse_model, read_toml
 
 __all__ = ["DPSpec", "load_spec", "plot_return_distributions", "solve_spec"]
 
@@ -98,17 +97,7 @@ class DPSpec(BaseModel):
 def load_spec(path: str | Path) -> DPSpec:
     """Parse and validate a PROBLEM.toml; errors name the file and the key."""
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML ({exc})") from None
-    try:
-        spec = DPSpec.model_validate(raw)
-    except ValidationError as exc:
-        msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise SpecError(f"{path}: {msgs}") from None
+    spec = parse_model(DPSpec, read_toml(path), path)
     known = set(inspect.signature(_PROBLEMS[spec.problem]).parameters)
     unknown = sorted(set(spec.params) - known)
     if unknown:
