@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +20,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from qfin.data import staged_output, strict_json
 from qfin.errors import DataValidationError, QfinError
 from qfin.scorecards._binning import StumpBinner
 from qfin.scorecards._fairness import fairness_frontier, fairness_iv
@@ -118,18 +115,9 @@ def build_scorecard(frame: pl.DataFrame, target: str, out_dir: str | Path, prote
               "iv_fair_score": fair_score, "protected": group_names, "frontier_feature": frontier_feature,
               "n_train": len(ytr), "n_test": len(yte), "seed": seed}
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with staged_output(out_dir, "metrics.json") as staging:
         _write(staging, result, models, Xte, yte, card, iv, points, stab, frontier, frontier_feature,
                group_names, title or f"Scorecard for {target}")
-        staging.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary folder
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return result
 
 
@@ -230,7 +218,7 @@ def _write(t: Path, result: dict, models: dict, Xte: Any, yte: np.ndarray, card:
     from sklearn.metrics import roc_curve
 
     metrics = result["test_metrics"]
-    (t / "metrics.json").write_text(json.dumps(_finite(result), indent=2, allow_nan=False), encoding="utf-8")
+    (t / "metrics.json").write_text(strict_json(result), encoding="utf-8")
     iv.write_csv(t / "iv_table.csv")
     points.write_csv(t / "points_table.csv")
     stab.write_csv(t / "stability.csv")
@@ -282,17 +270,6 @@ def _write(t: Path, result: dict, models: dict, Xte: Any, yte: np.ndarray, card:
     plt.close(fig)
 
     (t / MARKER).write_text(_html(t, title, result, iv, points, fr, stab, charts), encoding="utf-8")
-
-
-def _finite(value: Any) -> Any:
-    """NaN and infinities as null, so metrics.json is strict JSON."""
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def woe_chart(name: str, table: pl.DataFrame, path: Path) -> None:
