@@ -7,7 +7,7 @@
 2. ``train_hedger``: iterations of the LSTM hedger (hidden 32) on 1,024 Heston paths x 30 daily steps with
    10 bp costs and the entropic loss, Adam and K-FAC; throughput in path-steps per second (one torch thread).
 
-pfhedge's standard setting (Black–Scholes call, MLP hedger) is not benchmarked here: qfin's hedger is an LSTM.
+pfhedge's standard setting (Black–Scholes call, MLP hedger) is benchmarked in bench_hedging_pfhedge.py.
 Best of 3 after one warm-up. ``--json PATH`` writes a list of {"name", "qfin_s", "peer", "peer_s", "ratio"}.
 """
 

@@ -3,7 +3,8 @@
 - Pricing: :func:`bs_price`, :func:`bs_delta`, :func:`bs_gamma`, :func:`bs_vega`, :func:`implied_vol`,
   :func:`heston_price`, :func:`heston_delta` (P1/P2 Fourier integrals).
 - Calibration: :func:`calibrate_heston` (option quotes), :func:`heston_from_history` (index + VIX).
-- Hedging: baselines on a :class:`HedgingMarket`, the LSTM deep hedger (:func:`train_hedger`) and the
+- Hedging: baselines on a :class:`HedgingMarket`, the deep hedger (:func:`train_hedger`; an LSTM or, with
+  ``HedgerConfig(model="mlp")``, pfhedge's MLP shape) and the
   Adam vs K-FAC comparison (:func:`run_hedging_experiment`, what a ``qfin hedge`` command would call).
   Every P&L comes from :func:`qfin.data.simulate.hedging_pnl`.
 
@@ -34,12 +35,14 @@ __all__ = [
                          "HedgingMarket",
                          "HestonCalibration",
                          "LSTMHedger",
+                         "MLPHedger",
                          "TrainResult",
                          "bs_delta",
                          "bs_delta_hedge",
                          "bs_gamma",
                          "bs_price",
                          "bs_vega",
+                         "build_hedger",
                          "calibrate_heston",
                          "delta_vega_swap_hedge",
                          "hedge_with",
@@ -61,8 +64,8 @@ __all__ = [
                          "whalley_wilmott_hedge",
 ]
 
-_LAZY = {name: "_deep" for name in ("HedgerConfig", "LSTMHedger", "TrainResult", "hedge_with", "hedger_loss",
-                                     "indifference_price", "train_hedger")}
+_LAZY = {name: "_deep" for name in ("HedgerConfig", "LSTMHedger", "MLPHedger", "TrainResult", "build_hedger",
+                                     "hedge_with", "hedger_loss", "indifference_price", "train_hedger")}
 _LAZY.update({name: "_experiment" for name in ("ExperimentConfig", "historical_heston", "pnl_metrics",
                                                 "run_hedging_experiment")})
 

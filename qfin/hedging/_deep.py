@@ -1,11 +1,13 @@
-"""Deep hedging (Buehler, Gonon, Teichmann & Wood 2019, Quantitative Finance 19(8)) with an LSTM policy.
+"""Deep hedging (Buehler, Gonon, Teichmann & Wood 2019, Quantitative Finance 19(8)) with an LSTM or MLP policy.
 
 The policy sees, at each rebalancing date t_i, the normalised log-moneyness log(S/K) / sqrt(theta T), the time
 to maturity tau / T, the variance v / theta and its previous hedge h_{i-1}, and outputs the hedge h_i; it is
 unrolled step by step (the previous hedge feeds back) over the paths, and the P&L comes from the shared,
-differentiable :func:`qfin.data.simulate.hedging_pnl`. Losses: entropic risk (Föllmer–Schied), CVaR through
-the Rockafellar–Uryasev function with a learned threshold, and mean–variance. Trained with Adam or
-:class:`qfin.optim.KFAC` from the same initialisation on the same paths.
+differentiable :func:`qfin.data.simulate.hedging_pnl`. :class:`MLPHedger` (``HedgerConfig(model="mlp")``) is
+the feed-forward variant in the shape of pfhedge's ``MultiLayerPerceptron``, whose only memory is the previous
+hedge. Losses: entropic risk (Föllmer–Schied), CVaR through the Rockafellar–Uryasev function with a learned
+threshold, and mean–variance. Trained with Adam or :class:`qfin.optim.KFAC` from the same initialisation on the
+same paths.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from ._baselines import HedgingMarket
 __all__ = [
     "HedgerConfig",
     "LSTMHedger",
+    "MLPHedger",
     "TrainResult",
+    "build_hedger",
     "hedge_with",
     "hedger_loss",
     "indifference_price",
@@ -38,6 +42,7 @@ __all__ = [
 ]
 
 LOSSES = ("entropic", "cvar", "mean_variance")
+MODELS = ("lstm", "mlp")
 
 
 class LSTMHedger(nn.Module):
@@ -67,6 +72,40 @@ class LSTMHedger(nn.Module):
         return torch.stack(hedges, dim=1)
 
 
+class MLPHedger(nn.Module):
+    """Feed-forward policy: the LSTM's 4 features -> ``layers`` x (Linear(hidden), ReLU) -> Linear -> hedge ratio.
+
+    The defaults (4 hidden layers of 32, ReLU) are the shape of pfhedge's ``MultiLayerPerceptron``; as in pfhedge's
+    ``Hedger`` with the ``prev_hedge`` input, the previous hedge is fed back, so the policy is unrolled date by date.
+    """
+
+    def __init__(self, hidden: int = 32, layers: int = 4) -> None:
+        super().__init__()
+        blocks: list[nn.Module] = []
+        width = 4
+        for _ in range(layers):
+            blocks += [nn.Linear(width, hidden), nn.ReLU()]
+            width = hidden
+        self.net = nn.Sequential(*blocks, nn.Linear(hidden, 1))
+
+    def forward(self, spot: torch.Tensor, variance: torch.Tensor, strike: float, maturity: float,
+                theta: float) -> torch.Tensor:
+        """Hedges [n_paths, n_steps] from spot and variance [n_paths, n_steps + 1]; step i uses column i only."""
+        n_paths, n_dates = spot.shape
+        n_steps = n_dates - 1
+        scale = math.sqrt(theta * maturity)
+        # the three features that do not depend on the policy, for every decision date at once: [n_paths, n_steps, 3]
+        tau = 1.0 - torch.arange(n_steps, dtype=spot.dtype) / n_steps
+        known = torch.stack([torch.log(spot[:, :-1] / strike) / scale, tau.expand(n_paths, n_steps),
+                             variance[:, :-1] / theta], dim=2)
+        h = spot.new_zeros(n_paths, 1)
+        hedges = []
+        for i in range(n_steps):
+            h = self.net(torch.cat([known[:, i], h], dim=1))
+            hedges.append(h)
+        return torch.cat(hedges, dim=1)
+
+
 @dataclass
 class HedgerConfig:
     """Training settings (defaults are small: a CPU smoke budget).
@@ -74,8 +113,9 @@ class HedgerConfig:
     loss : "entropic" | "cvar" | "mean_variance"; risk_aversion : lambda of the entropic risk or the variance
     weight of mean–variance; cvar_level : level of the CVaR loss; cost : proportional cost rate (0.001 = 10 bp);
     liquidate : charge the final sale; optimizer : "adam" | "kfac"; lr, damping (K-FAC), iterations, batch_size;
-    hidden : LSTM width; seed : initialisation and batch order; checkpoint : optional path of the last good
-    state dict (written only after finite losses).
+    model : "lstm" (:class:`LSTMHedger`) | "mlp" (:class:`MLPHedger`); hidden : LSTM or MLP layer width;
+    layers : hidden layers of the MLP; seed : initialisation and batch order; checkpoint : optional path of the
+    last good state dict (written only after finite losses).
     """
 
     loss: str = "entropic"
@@ -89,13 +129,17 @@ class HedgerConfig:
     kl_clip: float = 0.01
     iterations: int = 200
     batch_size: int = 1024
+    model: str = "lstm"
     hidden: int = 32
+    layers: int = 4
     seed: int = 0
     checkpoint: str | None = None
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise QfinError(f"HedgerConfig loss: expected one of {LOSSES}, got {self.loss!r}")
+        if self.model not in MODELS:
+            raise QfinError(f"HedgerConfig model: expected one of {MODELS}, got {self.model!r}")
         if self.optimizer not in ("adam", "kfac"):
             raise QfinError(f"HedgerConfig optimizer: expected 'adam' or 'kfac', got {self.optimizer!r}")
         for name in ("risk_aversion", "lr", "damping", "kl_clip"):
@@ -103,15 +147,23 @@ class HedgerConfig:
                 raise QfinError(f"HedgerConfig {name}: must be > 0, got {getattr(self, name)!r}")
         if not 0.0 < self.cvar_level < 1.0:
             raise QfinError(f"HedgerConfig cvar_level: must lie in (0, 1), got {self.cvar_level!r}")
-        if self.iterations < 1 or self.batch_size < 2 or self.hidden < 1:
-            raise QfinError("HedgerConfig: iterations >= 1, batch_size >= 2 and hidden >= 1 are required")
+        if self.iterations < 1 or self.batch_size < 2 or self.hidden < 1 or self.layers < 1:
+            raise QfinError("HedgerConfig: iterations >= 1, batch_size >= 2, hidden >= 1 and layers >= 1 are "
+                            f"required, got {self.iterations}, {self.batch_size}, {self.hidden}, {self.layers}")
+
+
+def build_hedger(config: HedgerConfig) -> LSTMHedger | MLPHedger:
+    """The untrained policy network ``config.model`` asks for (torch's global seed sets its initialisation)."""
+    if config.model == "mlp":
+        return MLPHedger(config.hidden, config.layers)
+    return LSTMHedger(config.hidden)
 
 
 @dataclass
 class TrainResult:
     """Trained model, threshold (CVaR only) and per-iteration history (loss, seconds since start)."""
 
-    model: LSTMHedger
+    model: LSTMHedger | MLPHedger
     threshold: torch.Tensor | None
     losses: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
@@ -149,13 +201,13 @@ def _tensors(market: HedgingMarket) -> tuple[torch.Tensor, torch.Tensor, torch.T
 
 def train_hedger(market: HedgingMarket, config: HedgerConfig, premium: float = 0.0,
                  init: dict[str, torch.Tensor] | None = None) -> TrainResult:
-    """Train the LSTM hedger on the paths of ``market`` (mini-batches drawn with ``config.seed``).
+    """Train the ``config.model`` hedger on the paths of ``market`` (mini-batches drawn with ``config.seed``).
 
     ``init`` is a state dict to start from (the same initialisation for Adam and K-FAC). A non-finite loss stops
     training with a RuntimeWarning; the model keeps (and ``config.checkpoint`` holds) the last good parameters.
     """
     torch.manual_seed(config.seed)
-    model = LSTMHedger(config.hidden)
+    model = build_hedger(config)
     if init is not None:
         model.load_state_dict(init)
     threshold = torch.zeros((), requires_grad=True) if config.loss == "cvar" else None
@@ -211,13 +263,13 @@ def _save(state: dict[str, torch.Tensor], path: str) -> None:
 
 
 @torch.no_grad()
-def hedge_with(model: LSTMHedger, market: HedgingMarket) -> np.ndarray:
+def hedge_with(model: LSTMHedger | MLPHedger, market: HedgingMarket) -> np.ndarray:
     """The trained policy's hedges [n_paths, n_steps] on ``market`` (float64)."""
     spot, var, _ = _tensors(market)
     return model(spot, var, market.strike, market.maturity, market.params.theta).double().numpy()
 
 
-def indifference_price(model: LSTMHedger, market: HedgingMarket, config: HedgerConfig) -> float:
+def indifference_price(model: LSTMHedger | MLPHedger, market: HedgingMarket, config: HedgerConfig) -> float:
     """Seller's indifference price under the entropic risk: rho(hedged P&L without premium) - rho(no trade).
 
     Entropic risk is cash invariant (rho(X + c) = rho(X) - c) and doing nothing has risk 0, so the premium that
