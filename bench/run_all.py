@@ -12,6 +12,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def _cell(value, digits: int) -> str:
+    """A number for the table; '-' where a measurement has no peer (e.g. a throughput reported alone)."""
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--python", default=sys.executable, help="interpreter with qfin and the peers installed")
@@ -31,8 +36,8 @@ def main() -> None:
 
     (HERE / "results.json").write_text(json.dumps(results, indent=2))
     lines = ["| benchmark | qfin (s) | peer | peer (s) | peer / qfin |", "|---|---|---|---|---|"]
-    lines += [f"| {r['name']} | {r['qfin_s']:.4f} | {r['peer']} | {r['peer_s']:.4f} | {r['ratio']:.2f} |"
-              for r in results]
+    lines += [f"| {r['name']} | {_cell(r.get('qfin_s'), 4)} | {r.get('peer') or '-'} | {_cell(r.get('peer_s'), 4)} | "
+              f"{_cell(r.get('ratio'), 2)} |" for r in results]
     (HERE / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     if failed:
