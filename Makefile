@@ -34,6 +34,8 @@ $(BENCH_VENV)/.installed: pyproject.toml
 	$(BENCH_VENV)/bin/python -m pip install --quiet -e ".[dev,bench]"
 	# FinRL 0.3.7 only for its PortfolioOptimizationEnv module; its own dependency pins (and broker SDKs) are not wanted.
 	$(BENCH_VENV)/bin/python -m pip install --quiet --no-deps finrl==0.3.7
+	# pfhedge 0.23.0 pins numpy<2 but never imports numpy; without its pins it runs on this torch and numpy.
+	$(BENCH_VENV)/bin/python -m pip install --quiet --no-deps pfhedge==0.23.0
 	touch $@
 
 bench: $(BENCH_VENV)/.installed
