@@ -122,3 +122,22 @@ def test_checkpoint_round_trip(tmp_path):
 def test_bad_model_config(field, value, match):
     with pytest.raises(QfinError, match=match):
         HedgerConfig(**{field: value})
+
+
+def test_in_place_relu_changes_no_number_and_is_kept_from_kfac():
+    torch.manual_seed(3)
+    plain, fast = MLPHedger(hidden=8, layers=2), MLPHedger(hidden=8, layers=2, inplace_relu=True)
+    fast.load_state_dict(plain.state_dict())
+    m = _market(64, seed=5)
+    spot = torch.as_tensor(m.spot, dtype=torch.float32)
+    var = torch.as_tensor(m.variance, dtype=torch.float32)
+    grads = []
+    for model in (plain, fast):
+        loss = (model(spot, var, 1.0, T, SIGMA ** 2).sum(dim=1) ** 2).mean()
+        loss.backward()
+        grads.append([p.grad.clone() for p in model.parameters()])
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    relus = lambda model: [m.inplace for m in model.net if isinstance(m, torch.nn.ReLU)]  # noqa: E731
+    assert all(relus(build_hedger(HedgerConfig(model="mlp", optimizer="adam"))))
+    assert not any(relus(build_hedger(HedgerConfig(model="mlp", optimizer="kfac"))))
