@@ -29,9 +29,12 @@ def run_command(
 
     printer = console()
     result = run_ope_experiment(spec, out)
-    truth = Table("policy", "true value", "s.e.", title="Ground truth (on-policy)", box=box.SIMPLE_HEAD)
+    truth = Table("policy", "true value", "s.e.", "gap to next", "paired s.e.", title="Ground truth (on-policy)",
+                  box=box.SIMPLE_HEAD)
     for row in result.truth.sort("value", descending=True).iter_rows(named=True):
-        truth.add_row(row["candidate"], f"{row['value']:.4f}", f"{row['stderr']:.4f}")
+        gap = row.get("gap_to_next")
+        truth.add_row(row["candidate"], f"{row['value']:.4f}", f"{row['stderr']:.4f}",
+                      "" if gap is None else f"{gap:.4f}", "" if gap is None else f"{row['gap_stderr']:.4f}")
     printer.print(truth)
     summary = summary_at_k(result.table, k)
     n = int(result.table["n_datasets"].max())

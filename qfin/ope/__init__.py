@@ -28,7 +28,7 @@ from qfin.ope._metrics import (best_at_k, kth_at_k, mean_at_k, mse, normalized_m
                                type_ii_error_rate, worst_at_k)
 from qfin.ope._policies import (AgentPolicy, BandHedge, ConstantHedge, DeltaHedge, MenuPolicy, TargetPolicy,
                                 UniformPolicy)
-from qfin.ope._rollout import Episodes, log_episodes, policy_values, run_episodes
+from qfin.ope._rollout import Episodes, log_episodes, policy_returns, policy_values, run_episodes, truth_table
 from qfin.ope._selection import (GLOBAL_METRICS, TOPK_METRICS, assess_estimators, plot_topk, summary_at_k,
                                  write_report)
 from qfin.ope._tabular import TabularMDP, epsilon_greedy_policy, random_tabular_mdp, rollout, softmax_policy
@@ -42,6 +42,6 @@ __all__ = [
     "top_k_indices", "assess_estimators", "plot_topk", "write_report", "TOPK_METRICS", "GLOBAL_METRICS",
     "summary_at_k", "OPESpec", "OPERun", "load_ope_spec", "run_ope_experiment",
     "MenuPolicy", "TargetPolicy", "DeltaHedge", "BandHedge", "ConstantHedge", "UniformPolicy", "AgentPolicy",
-    "Episodes", "run_episodes", "log_episodes", "policy_values",
+    "Episodes", "run_episodes", "log_episodes", "policy_returns", "policy_values", "truth_table",
     "TabularMDP", "random_tabular_mdp", "softmax_policy", "epsilon_greedy_policy", "rollout",
 ]

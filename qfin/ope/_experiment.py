@@ -47,7 +47,7 @@ from qfin.specs import parse_model, read_toml
 from ._estimators import ESTIMATORS, estimate_all, fitted_q_evaluation
 from ._logged import save_logged
 from ._policies import AgentPolicy, BandHedge, ConstantHedge, DeltaHedge, MenuPolicy, UniformPolicy
-from ._rollout import log_episodes, policy_values
+from ._rollout import log_episodes, policy_returns, truth_table
 from ._selection import assess_estimators, write_report
 
 __all__ = ["OPESpec", "OPERun", "load_ope_spec", "run_ope_experiment", "OUTPUT_MARKER"]
@@ -232,8 +232,8 @@ def run_ope_experiment(spec: str | Path | OPESpec, out_dir: str | Path | None = 
     phi = _features(spec.estimators.features)
     with _Progress(progress) as bars:
         tick = bars.task("ground truth (on-policy)", len(candidates) + 1)
-        truth = policy_values(factory, {"behavior": behavior, **candidates}, spec.truth.n_episodes,
-                              gamma=spec.gamma, seed=spec.truth.seed, progress=tick)
+        returns = policy_returns(factory, {"behavior": behavior, **candidates}, spec.truth.n_episodes,
+                                 gamma=spec.gamma, seed=spec.truth.seed, progress=tick)
         tick = bars.task("logged datasets", spec.logging.n_datasets)
         datasets, frames = [], []
         for k in range(spec.logging.n_datasets):
@@ -248,8 +248,10 @@ def run_ope_experiment(spec: str | Path | OPESpec, out_dir: str | Path | None = 
             if tick:
                 tick()
     estimates = pl.concat(frames).select("dataset", "candidate", "estimator", "value", "stderr")
-    truth_frame = pl.DataFrame({"candidate": list(truth), "value": [v for v, _ in truth.values()],
-                                "stderr": [s for _, s in truth.values()]})
+    truth_frame = truth_table(returns)
+    truth = {r["candidate"]: (r["value"], r["stderr"]) for r in truth_frame.iter_rows(named=True)}
+    gaps = truth_frame.drop_nulls("gap_to_next")
+    resolved = int((gaps["gap_to_next"] > 2 * gaps["gap_stderr"]).sum())
     a = spec.assessment
     table = assess_estimators(estimates, {c: truth[c][0] for c in candidates}, truth["behavior"][0], ks=a.ks,
                               safety_threshold=a.safety_threshold, n_bootstrap=a.n_bootstrap, level=a.level,
@@ -260,7 +262,8 @@ def run_ope_experiment(spec: str | Path | OPESpec, out_dir: str | Path | None = 
                  f"{spec.logging.n_episodes} episodes; ground truth from {spec.truth.n_episodes} on-policy "
                  f"episodes per policy (common random numbers): J(pi_b) = {truth['behavior'][0]:.4g} "
                  f"(s.e. {truth['behavior'][1]:.2g}); largest candidate s.e. "
-                 f"{max(s for c, (_, s) in truth.items() if c != 'behavior'):.2g}.")
+                 f"{max(s for c, (_, s) in truth.items() if c != 'behavior'):.2g}; {resolved} of {gaps.height} "
+                 "adjacent true values differ by more than 2 paired s.e.")
         with staged_output(out_dir, OUTPUT_MARKER) as staging:
             write_report(staging, table, title=spec.title, notes=notes, truth=truth_frame)
             truth_frame.write_parquet(staging / "truth.parquet")
@@ -269,7 +272,6 @@ def run_ope_experiment(spec: str | Path | OPESpec, out_dir: str | Path | None = 
             for k, data in enumerate(datasets):
                 save_logged(data, staging / "logged" / f"dataset_{k}.parquet")
             (staging / OUTPUT_MARKER).write_text(strict_json(
-                {"spec": spec.model_dump(mode="json"), "truth": {c: {"value": v, "stderr": s}
-                                                                 for c, (v, s) in truth.items()}}))
+                {"spec": spec.model_dump(mode="json"), "truth": truth_frame.to_dicts()}))
         out = Path(out_dir)
     return OPERun(truth_frame, estimates, table, out)

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
+import polars as pl
 
 from qfin.errors import QfinError
 
 from ._logged import LoggedData
 from ._policies import MenuPolicy
 
-__all__ = ["Episodes", "run_episodes", "log_episodes", "policy_values"]
+__all__ = ["Episodes", "run_episodes", "log_episodes", "policy_returns", "policy_values", "truth_table"]
 
 _ACTION_STREAM = 1_000_003
 
@@ -136,15 +137,45 @@ def log_episodes(make_env: Callable[[], gym.Env], behavior: MenuPolicy, candidat
                       behavior_action_dist=dist(behavior))
 
 
+def policy_returns(make_env: Callable[[], gym.Env], policies: Mapping[str, MenuPolicy], n_episodes: int, *,
+                   gamma: float = 1.0, seed: int = 0, batch: int = 256,
+                   progress: Callable[[], object] | None = None) -> dict[str, np.ndarray]:
+    """The discounted return of every on-policy episode [n_episodes] of each policy, all on the same environment
+    streams (common random numbers): episode i of two policies meets the same market path, so the differences
+    ``returns[a] - returns[b]`` are paired."""
+    out = {}
+    for name, policy in policies.items():
+        out[name] = run_episodes(make_env, policy, n_episodes, seed=seed, batch=batch).returns(gamma)
+        if progress is not None:
+            progress()
+    return out
+
+
+def _mean_se(g: np.ndarray) -> tuple[float, float]:
+    return float(g.mean()), float(g.std(ddof=1) / np.sqrt(len(g))) if len(g) > 1 else float("nan")
+
+
 def policy_values(make_env: Callable[[], gym.Env], policies: Mapping[str, MenuPolicy], n_episodes: int, *,
                   gamma: float = 1.0, seed: int = 0, batch: int = 256,
                   progress: Callable[[], object] | None = None) -> dict[str, tuple[float, float]]:
     """On-policy value J(pi) = E[sum_t gamma^t r_t] of each policy and its standard error (std / sqrt(n)),
     every policy on the same environment streams (common random numbers)."""
-    out = {}
-    for name, policy in policies.items():
-        g = run_episodes(make_env, policy, n_episodes, seed=seed, batch=batch).returns(gamma)
-        out[name] = (float(g.mean()), float(g.std(ddof=1) / np.sqrt(len(g))) if len(g) > 1 else float("nan"))
-        if progress is not None:
-            progress()
-    return out
+    returns = policy_returns(make_env, policies, n_episodes, gamma=gamma, seed=seed, batch=batch, progress=progress)
+    return {name: _mean_se(g) for name, g in returns.items()}
+
+
+def truth_table(returns: Mapping[str, np.ndarray]) -> pl.DataFrame:
+    """True values from paired on-policy returns, best first: candidate, value, stderr, and the gap to the
+    next-ranked policy with its paired standard error (the s.e. of the per-episode differences), so one can see
+    whether the true ranking itself is resolved (gap > 2 s.e.) or noise."""
+    names = sorted(returns, key=lambda k: -float(returns[k].mean()))
+    rows = []
+    for i, name in enumerate(names):
+        value, se = _mean_se(returns[name])
+        gap = gap_se = None
+        if i + 1 < len(names):
+            diff = returns[name] - returns[names[i + 1]]
+            gap, gap_se = _mean_se(diff)
+        rows.append({"candidate": name, "value": value, "stderr": se, "gap_to_next": gap, "gap_stderr": gap_se})
+    return pl.DataFrame(rows, schema={"candidate": pl.Utf8, "value": pl.Float64, "stderr": pl.Float64,
+                                      "gap_to_next": pl.Float64, "gap_stderr": pl.Float64})

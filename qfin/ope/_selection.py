@@ -196,7 +196,8 @@ def write_report(out_dir: str | os.PathLike, table: pl.DataFrame, *, title: str 
                  notes: str = "", truth: pl.DataFrame | None = None) -> Path:
     """Write ``metrics.parquet`` (the :func:`assess_estimators` table), ``topk.png`` (:func:`plot_topk`) and
     ``report.html`` (the figure embedded as base64, one table of top-k metrics by k and one of the metrics without
-    k, each cell "mean [low, high]"; with ``truth`` (candidate, value, stderr) a table of the true values) into
+    k, each cell "mean [low, high]"; with ``truth`` (candidate, value, stderr and optionally gap_to_next, gap_stderr)
+    a table of the true values) into
     ``out_dir``; every file is rendered first and written atomically. Returns the HTML path."""
     out = Path(out_dir)
     png = plot_topk(table, title=title)
@@ -229,11 +230,16 @@ def write_report(out_dir: str | os.PathLike, table: pl.DataFrame, *, title: str 
                                                                   for m in GLOBAL_METRICS) + "</tr>")
     parts.append(f"<h2>Accuracy and ranking</h2><table><tr><th>estimator</th>{head}</tr>{''.join(body)}</table>")
     if truth is not None:
+        def gap(r: dict) -> str:
+            if r.get("gap_to_next") is None:
+                return "<td></td>"
+            return f"<td>{r['gap_to_next']:.3g} ± {r['gap_stderr']:.2g}</td>"
+
         rows = "".join(f"<tr><th>{html.escape(str(r['candidate']))}</th><td>{r['value']:.4g}</td>"
-                       f"<td>{r['stderr']:.2g}</td></tr>" for r in truth.sort("value", descending=True)
-                       .iter_rows(named=True))
+                       f"<td>{r['stderr']:.2g}</td>{gap(r)}</tr>"
+                       for r in truth.sort("value", descending=True).iter_rows(named=True))
         parts.append("<h2>True policy values (on-policy rollouts)</h2><table><tr><th>policy</th><th>value</th>"
-                     f"<th>s.e.</th></tr>{rows}</table>")
+                     f"<th>s.e.</th><th>gap to the next (paired s.e.)</th></tr>{rows}</table>")
     n = int(table["n_datasets"].max()) if table.height else 0
     parts.append(f"<p>Means over {n} logged datasets; brackets: percentile bootstrap interval over datasets.</p>")
     page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>" + html.escape(title) + "</title><style>"

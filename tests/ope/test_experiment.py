@@ -10,6 +10,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -77,9 +78,14 @@ def test_shipped_spec_end_to_end_scaled_down(tmp_path):
     assert "True policy values" in (out / "report.html").read_text()
     logged = load_logged(out / "logged" / "dataset_0.parquet")
     assert logged.n_episodes == 300 and len(logged.candidates) == 12
-    stored = json.loads((out / "ope.json").read_text())
-    assert stored["truth"]["behavior"]["value"] == pytest.approx(
+    stored = {r["candidate"]: r for r in json.loads((out / "ope.json").read_text())["truth"]}
+    assert stored["behavior"]["value"] == pytest.approx(
         result.truth.filter(pl.col("candidate") == "behavior")["value"][0])
+    # paired gaps: each policy's gap to the next-ranked one is the difference of their values
+    values = result.truth["value"].to_numpy()
+    np.testing.assert_allclose(result.truth["gap_to_next"].to_numpy()[:-1], values[:-1] - values[1:], rtol=1e-9)
+    assert result.truth["gap_stderr"].drop_nulls().min() > 0
+    assert "paired s.e." in (out / "report.html").read_text()
 
 
 def test_same_spec_same_numbers(tmp_path):

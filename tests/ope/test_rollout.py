@@ -61,3 +61,18 @@ def test_importance_sampling_on_hedging_logs_is_within_3_se_of_the_on_policy_tru
     for name, est in (("tis", tis(data, "c")), ("pdis", pdis(data, "c")), ("dr", dr(data, "c", q))):
         assert math.isfinite(est.stderr) and est.stderr > 0
         assert abs(est.value - truth) < 3 * math.hypot(est.stderr, truth_se), (name, est, truth)
+
+
+def test_paired_gap_standard_error_is_far_below_the_unpaired_one():
+    """Common random numbers: two hedgers on the same paths differ much less than two independent samples would."""
+    from qfin.ope import policy_returns, truth_table
+
+    pols = {"delta": DeltaHedge(values=MENU, temperature=0.1), "band": DeltaHedge(values=MENU, vol=0.3,
+                                                                                    temperature=0.1)}
+    returns = policy_returns(_env, pols, 2_000, seed=9)
+    table = truth_table(returns)
+    first = table.row(0, named=True)
+    unpaired = math.hypot(*table["stderr"].to_list())
+    assert first["gap_to_next"] == pytest.approx(table["value"][0] - table["value"][1], rel=1e-12)
+    assert first["gap_stderr"] < 0.5 * unpaired
+    assert table["gap_to_next"][1] is None
