@@ -8,71 +8,48 @@ Typical use::
     train_kline(KlineTrainConfig(), "models/artifacts/kline")
     predictor = KlinePredictor.from_checkpoint("models/artifacts/kline")
     forecast = predictor.predict(bars, pred_len=16, samples=64, seed=0)
+
+Names load on first use (torch with them); importing the package itself only registers the backtest strategy
+kind ``kline_forecast`` (numpy only), so ``qfin backtest`` pays for torch only when such a strategy is built.
 """
 
-from ._bsq import bits_to_code, bits_to_index, bsq_entropy_loss, bsq_quantize, index_to_bits, join_code, split_index
-from ._config import KlineModelConfig, KlineTokenizerConfig, KlineTrainConfig, cpu_config, gpu_config
-from ._corpus import SHIPPED_OHLCV, KlineCorpus, Windows, calendar_features
-from ._evaluate import evaluate_kline, stylized_facts
-from ._model import KlineModel, sample_logits
-from ._normalize import FEATURES, WindowStats, bars_to_features, denormalize, features_to_bars, normalize
-from ._predictor import (
-                   FREQUENCIES,
-                   KlineForecast,
-                   KlinePredictor,
-                   future_timestamps,
-                   infer_frequency,
-                   realized_vol_of_paths,
-                   repair_ohlc,
-)
-from ._report import plot_forecast, save_forecast
-from ._strategy import KlineForecastStrategy, kelly_weights
-from ._tokenizer import KlineTokenizer
-from ._train import TrainResult, build_corpus, encode_windows, load_kline, read_config, train_kline
+from __future__ import annotations
 
-__all__ = [
-                   "FEATURES",
-                   "FREQUENCIES",
-                   "SHIPPED_OHLCV",
-                   "KlineCorpus",
-                   "KlineForecast",
-                   "KlineForecastStrategy",
-                   "KlineModel",
-                   "KlineModelConfig",
-                   "KlinePredictor",
-                   "KlineTokenizer",
-                   "KlineTokenizerConfig",
-                   "KlineTrainConfig",
-                   "TrainResult",
-                   "WindowStats",
-                   "Windows",
-                   "bars_to_features",
-                   "bits_to_code",
-                   "bits_to_index",
-                   "bsq_entropy_loss",
-                   "bsq_quantize",
-                   "build_corpus",
-                   "calendar_features",
-                   "cpu_config",
-                   "denormalize",
-                   "encode_windows",
-                   "evaluate_kline",
-                   "features_to_bars",
-                   "future_timestamps",
-                   "gpu_config",
-                   "index_to_bits",
-                   "infer_frequency",
-                   "join_code",
-                   "kelly_weights",
-                   "load_kline",
-                   "normalize",
-                   "plot_forecast",
-                   "read_config",
-                   "realized_vol_of_paths",
-                   "repair_ohlc",
-                   "sample_logits",
-                   "save_forecast",
-                   "split_index",
-                   "stylized_facts",
-                   "train_kline",
-]
+import importlib
+from typing import Any
+
+from ._strategy import KlineForecastStrategy, kelly_weights  # noqa: F401  (registers kind "kline_forecast")
+
+_WHERE = {
+    "bits_to_code": "_bsq", "bits_to_index": "_bsq", "bsq_entropy_loss": "_bsq", "bsq_quantize": "_bsq",
+    "index_to_bits": "_bsq", "join_code": "_bsq", "split_index": "_bsq",
+    "KlineModelConfig": "_config", "KlineTokenizerConfig": "_config", "KlineTrainConfig": "_config",
+    "cpu_config": "_config", "gpu_config": "_config",
+    "SHIPPED_OHLCV": "_corpus", "KlineCorpus": "_corpus", "Windows": "_corpus", "calendar_features": "_corpus",
+    "evaluate_kline": "_evaluate", "stylized_facts": "_evaluate",
+    "KlineModel": "_model", "sample_logits": "_model",
+    "FEATURES": "_normalize", "WindowStats": "_normalize", "bars_to_features": "_normalize",
+    "denormalize": "_normalize", "features_to_bars": "_normalize", "normalize": "_normalize",
+    "FREQUENCIES": "_predictor", "KlineForecast": "_predictor", "KlinePredictor": "_predictor",
+    "future_timestamps": "_predictor", "infer_frequency": "_predictor", "realized_vol_of_paths": "_predictor",
+    "repair_ohlc": "_predictor",
+    "plot_forecast": "_report", "save_forecast": "_report",
+    "KlineForecastStrategy": "_strategy", "kelly_weights": "_strategy",
+    "KlineTokenizer": "_tokenizer",
+    "TrainResult": "_train", "build_corpus": "_train", "encode_windows": "_train", "load_kline": "_train",
+    "read_config": "_train", "train_kline": "_train",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'qfin.kline' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"qfin.kline.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -272,3 +272,14 @@ def test_unregistered_kind_names_the_import(monkeypatch):
     monkeypatch.delitem(STRATEGIES, "kline_forecast")
     with pytest.raises(SpecError, match="kind 'kline_forecast' is registered by `import qfin.kline`"):
         _build(path="x", dataset="sp500_index")
+
+
+def test_importing_the_package_registers_the_kind_without_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, qfin.kline; from qfin.backtests._strategies import STRATEGIES; "
+            "assert 'kline_forecast' in STRATEGIES; assert 'torch' not in sys.modules, 'torch imported'; "
+            "qfin.kline.KlinePredictor; assert 'torch' in sys.modules")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
