@@ -17,6 +17,7 @@ from qfin.backtests._spec import BacktestSpec, StrategySpec, load_spec, parse_sp
 from qfin.backtests._strategies import STRATEGIES
 from qfin.data import staged_output, strict_json
 from qfin.errors import QfinError, SpecError
+from qfin.progress import progress_bar
 
 __all__ = ["BacktestResult", "MarketData", "SmaGrid", "StrategyRun", "evaluation_period", "load_market",
            "run_backtest", "run_sma_grid", "SIGNAL_STRATEGIES"]
@@ -187,8 +188,8 @@ def run_backtest(spec: BacktestSpec | dict[str, Any] | str | Path, out_dir: str 
                 slippage=costs.slippage, fixed=costs.fixed, method=costs.method)
 
     runs: dict[str, StrategyRun] = {}
-    with _DecisionProgress(progress, sum(1 if not getattr(st, "rebalances", True) else len(decisions)
-                                         for st in strategies)) as tick:
+    with progress_bar(sum(1 if not getattr(st, "rebalances", True) else len(decisions) for st in strategies),
+                      "fitting strategies", progress) as tick:
         for strategy in strategies:
             bars = decisions if getattr(strategy, "rebalances", True) else decisions[:1]
             targets = strategy.decide(close, bars, progress=tick, timestamps=market.timestamps)
@@ -270,26 +271,3 @@ def _run_signal(item: StrategySpec, market: MarketData, first: int, last: int, s
     run = grid.run
     return StrategyRun(item.label, "signal", run.equity[:, 0], None, int(run.trades[0]), float(run.costs[0]),
                        float(run.turnover[0]))
-
-
-class _DecisionProgress:
-    """A rich progress bar over all strategy decisions (optimiser fits); a no-op when disabled."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.enabled, self.total, self._bar = enabled, total, None
-
-    def __enter__(self):
-        if not self.enabled or self.total == 0:
-            return None
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._bar = Progress(TextColumn("fitting strategies"), BarColumn(), MofNCompleteColumn(),
-                             TimeElapsedColumn(), console=Console(stderr=True), transient=True)
-        self._bar.__enter__()
-        task = self._bar.add_task("fit", total=self.total)
-        return lambda *_: self._bar.advance(task)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)

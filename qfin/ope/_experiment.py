@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -42,9 +42,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from qfin.data import staged_output, strict_json
 from qfin.envs import EnvPreset, load_preset, make_env
 from qfin.errors import SpecError
+from qfin.progress import progress_bar
 from qfin.specs import parse_model, read_toml
 
-from ._estimators import ESTIMATORS, estimate_all, fitted_q_evaluation
+from ._estimators import _MODEL_BASED, ESTIMATORS, estimate_all, fitted_q_evaluation
 from ._logged import save_logged
 from ._policies import AgentPolicy, BandHedge, ConstantHedge, DeltaHedge, MenuPolicy, UniformPolicy
 from ._rollout import log_episodes, policy_returns, truth_table
@@ -189,30 +190,6 @@ class OPERun:
     out_dir: Path | None
 
 
-class _Progress:
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeElapsedColumn(), transient=True)
-            self._bar.__enter__()
-        return self
-
-    def task(self, description: str, total: int) -> Callable[[], object] | None:
-        if not self.enabled:
-            return None
-        task = self._bar.add_task(description, total=total)
-        return lambda: self._bar.advance(task)
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.enabled:
-            self._bar.__exit__(*exc)
-
-
 def run_ope_experiment(spec: str | Path | OPESpec, out_dir: str | Path | None = None, *, base: Path | None = None,
                        progress: bool = True) -> OPERun:
     """Run the experiment a spec describes (module docstring); with ``out_dir`` write ``truth.parquet``,
@@ -230,23 +207,21 @@ def run_ope_experiment(spec: str | Path | OPESpec, out_dir: str | Path | None = 
         return make_env(preset)
 
     phi = _features(spec.estimators.features)
-    with _Progress(progress) as bars:
-        tick = bars.task("ground truth (on-policy)", len(candidates) + 1)
+    with progress_bar(len(candidates) + 1, "ground truth (on-policy)", progress) as tick:
         returns = policy_returns(factory, {"behavior": behavior, **candidates}, spec.truth.n_episodes,
                                  gamma=spec.gamma, seed=spec.truth.seed, progress=tick)
-        tick = bars.task("logged datasets", spec.logging.n_datasets)
-        datasets, frames = [], []
+    model_based = any(e in _MODEL_BASED for e in spec.estimators.names)
+    datasets, frames = [], []
+    with progress_bar(spec.logging.n_datasets, "logged datasets", progress) as tick:
         for k in range(spec.logging.n_datasets):
             data = log_episodes(factory, behavior, candidates, spec.logging.n_episodes, gamma=spec.gamma,
                                 seed=spec.logging.seed + 7919 * k)
             datasets.append(data)
-            model_based = any(e in ("dm", "dr", "sndr") for e in spec.estimators.names)
             q = {c: fitted_q_evaluation(data, c, features=phi(data.state)) for c in candidates} if model_based \
                 else None
             frames.append(estimate_all(data, spec.estimators.names, q_values=q)
                           .with_columns(pl.lit(k).alias("dataset")))
-            if tick:
-                tick()
+            tick()
     estimates = pl.concat(frames).select("dataset", "candidate", "estimator", "value", "stderr")
     truth_frame = truth_table(returns)
     truth = {r["candidate"]: (r["value"], r["stderr"]) for r in truth_frame.iter_rows(named=True)}

@@ -14,6 +14,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
 
 from qfin.errors import QfinError
+from qfin.progress import progress_bar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -42,7 +43,7 @@ def map(fn: Callable[[T], R], items: Iterable[T], *, backend: str = "local", n_w
     tasks = list(items)
     if not tasks:
         return []
-    with _Progress(len(tasks), description, progress) as advance:
+    with progress_bar(len(tasks), description, progress) as advance:
         if backend == "ray":
             return _map_ray(fn, tasks, address, advance)
         workers = min(n_workers or os.cpu_count() or 1, len(tasks))
@@ -84,28 +85,5 @@ def _map_ray(fn: Callable[[T], R], tasks: Sequence[T], address: str | None, adva
             results[index[ref]] = ray.get(ref)
             advance()
     return results
-
-
-class _Progress:
-    """A rich progress bar that is a no-op when disabled; the context value advances it by one task."""
-
-    def __init__(self, total: int, description: str, enabled: bool) -> None:
-        self.total, self.description, self.enabled = total, description, enabled
-        self._bar = None
-
-    def __enter__(self) -> Callable[[], None]:
-        if not self.enabled:
-            return lambda: None
-        from rich.console import Console
-        from rich.progress import Progress
-
-        self._bar = Progress(console=Console(stderr=True), transient=True)
-        self._bar.__enter__()
-        task = self._bar.add_task(self.description, total=self.total)
-        return lambda: self._bar.advance(task)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
 
 
