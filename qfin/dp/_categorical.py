@@ -22,10 +22,11 @@ import math
 
 import numpy as np
 
-from qfin.dp._exact import DPResult, _propagate, _quantum, _snap
+from qfin.dp._exact import DPResult, _quantum, _snap
 from qfin.dp._mdp import FiniteMDP
 from qfin.dp._objectives import Objective
-from qfin.dp._quantile import _monte_carlo, _nearest, _padded_successors, _return_bounds, stock_grids
+from qfin.dp._quantile import (_nearest, _padded_successors, _return_bounds, check_grid_arguments, greedy_result,
+                               stock_grids)
 from qfin.errors import QfinError
 
 __all__ = ["categorical_projection", "solve_categorical"]
@@ -104,10 +105,7 @@ def _atom_grids(n_atoms: int, v_min: float | None, v_max: float | None, lo: np.n
 def _check_arguments(n_atoms, v_min, v_max, n_stocks, evaluation):
     if isinstance(n_atoms, bool) or not isinstance(n_atoms, (int, np.integer)) or n_atoms < 2:
         raise QfinError(f"n_atoms must be an integer >= 2 (the size of the categorical grid); got {n_atoms!r}")
-    if isinstance(n_stocks, bool) or not isinstance(n_stocks, (int, np.integer)) or n_stocks < 2:
-        raise QfinError(f"n_stocks must be an integer >= 2; got {n_stocks!r}")
-    if evaluation not in ("exact", "monte_carlo"):
-        raise QfinError(f"evaluation must be 'exact' or 'monte_carlo'; got {evaluation!r}")
+    check_grid_arguments(n_stocks, evaluation)
     if (v_min is None) != (v_max is None):
         raise QfinError("give both v_min and v_max (the ends of the categorical grid) or neither (then each "
                         f"step's grid spans its reachable returns); got v_min={v_min!r}, v_max={v_max!r}")
@@ -164,21 +162,5 @@ def solve_categorical(mdp: FiniteMDP, objective: Objective, *, n_atoms: int = 51
             p_t = np.where(better[..., None], p_a, p_t)
         actions[t] = act
         p_next = p_t
-    est = best_score[mdp.initial_state]
-    scores = np.array([objective.score(c, v) for c, v in zip(stocks[0], est)])
-    k0 = int(np.argmax(scores))
-    c0 = float(stocks[0][k0])
-
-    def actions_at(t, s, y):
-        return actions[t][s, _nearest(stocks[t], y)] if stocks[t].size > 1 else np.full(y.size, actions[t][s, 0])
-
-    def policy_fn(t, s, stock):
-        return int(actions_at(t, s, np.array([stock * mdp.gamma ** t]))[0])
-
-    if evaluation == "exact":
-        dist = _propagate(mdp, horizon, c0, q, actions_at)
-    else:
-        dist = _monte_carlo(mdp, horizon, c0, actions_at, nxt, rew, prob, int(n_eval_paths), seed)
-    return DPResult(value=objective.evaluate(dist), initial_stock=c0, distribution=dist, horizon=horizon,
-                    method="categorical", objective=objective, mdp=mdp, approx_value=float(scores[k0]),
-                    _policy_fn=policy_fn, _actions_at=actions_at, _quantum=q)
+    return greedy_result(mdp, objective, horizon, stocks, actions, best_score[mdp.initial_state], "categorical", q,
+                         evaluation, n_eval_paths, seed, (nxt, rew, prob))

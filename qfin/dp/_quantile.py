@@ -91,16 +91,50 @@ def stock_grids(objective: Objective, lo: np.ndarray, hi: np.ndarray, horizon: i
     return grids
 
 
+def check_grid_arguments(n_stocks: int, evaluation: str) -> None:
+    """The stock-grid arguments the quantile and categorical methods share."""
+    if isinstance(n_stocks, bool) or not isinstance(n_stocks, (int, np.integer)) or n_stocks < 2:
+        raise QfinError(f"n_stocks must be an integer >= 2; got {n_stocks!r}")
+    if evaluation not in ("exact", "monte_carlo"):
+        raise QfinError(f"evaluation must be 'exact' or 'monte_carlo'; got {evaluation!r}")
+
+
+def greedy_result(mdp: FiniteMDP, objective: Objective, horizon: int, grids: list[np.ndarray], actions: list,
+                  estimates: np.ndarray, method: str, quantum: float, evaluation: str, n_eval_paths: int,
+                  seed: int | None, successors: tuple[np.ndarray, np.ndarray, np.ndarray]) -> DPResult:
+    """Finish an approximate solve: pick the start stock whose approximate score is best, follow the greedy
+    actions (nearest grid stock), and report the objective of that policy's exact (or Monte Carlo) return law;
+    the approximate model's own score is kept as ``approx_value``.
+
+    ``actions[t]`` is [n_states, len(grids[t])]; ``estimates`` are the approximate values at the initial state
+    per start stock in ``grids[0]``; ``successors`` is :func:`_padded_successors`' output.
+    """
+    scores = np.array([objective.score(c, v) for c, v in zip(grids[0], estimates)])
+    k0 = int(np.argmax(scores))
+    c0 = float(grids[0][k0])
+
+    def actions_at(t, s, y):
+        return actions[t][s, _nearest(grids[t], y)] if grids[t].size > 1 else np.full(y.size, actions[t][s, 0])
+
+    def policy_fn(t, s, stock):
+        return int(actions_at(t, s, np.array([stock * mdp.gamma ** t]))[0])
+
+    if evaluation == "exact":
+        dist = _propagate(mdp, horizon, c0, quantum, actions_at)
+    else:
+        dist = _monte_carlo(mdp, horizon, c0, actions_at, *successors, int(n_eval_paths), seed)
+    return DPResult(value=objective.evaluate(dist), initial_stock=c0, distribution=dist, horizon=horizon,
+                    method=method, objective=objective, mdp=mdp, approx_value=float(scores[k0]),
+                    _policy_fn=policy_fn, _actions_at=actions_at, _quantum=quantum)
+
+
 def solve_quantile(mdp: FiniteMDP, objective: Objective, *, n_quantiles: int = 64, n_stocks: int = 201,
                    evaluation: str = "exact", n_eval_paths: int = 100_000, seed: int | None = 0,
                    atom_tol: float = 1e-9, truncation_tol: float = 1e-6) -> DPResult:
     """Quantile stock-augmented DP; see :func:`qfin.dp.solve` (``method="quantile"``)."""
     if isinstance(n_quantiles, bool) or not isinstance(n_quantiles, (int, np.integer)) or n_quantiles < 1:
         raise QfinError(f"n_quantiles must be an integer >= 1; got {n_quantiles!r}")
-    if isinstance(n_stocks, bool) or not isinstance(n_stocks, (int, np.integer)) or n_stocks < 2:
-        raise QfinError(f"n_stocks must be an integer >= 2; got {n_stocks!r}")
-    if evaluation not in ("exact", "monte_carlo"):
-        raise QfinError(f"evaluation must be 'exact' or 'monte_carlo'; got {evaluation!r}")
+    check_grid_arguments(n_stocks, evaluation)
     horizon = mdp.effective_horizon(truncation_tol)
     lo, hi = _return_bounds(mdp, horizon)
     grids = stock_grids(objective, lo, hi, horizon, n_stocks)
@@ -129,25 +163,8 @@ def solve_quantile(mdp: FiniteMDP, objective: Objective, *, n_quantiles: int = 6
             z_t = np.where(better[..., None], z_a, z_t)
         actions[t] = act
         z_next = z_t
-    s0 = mdp.initial_state
-    est = best_score[s0]
-    scores = np.array([objective.score(c, v) for c, v in zip(grids[0], est)])
-    k0 = int(np.argmax(scores))
-    c0 = float(grids[0][k0])
-
-    def actions_at(t, s, y):
-        return actions[t][s, _nearest(grids[t], y)] if grids[t].size > 1 else np.full(y.size, actions[t][s, 0])
-
-    def policy_fn(t, s, stock):
-        return int(actions_at(t, s, np.array([stock * mdp.gamma ** t]))[0])
-
-    if evaluation == "exact":
-        dist = _propagate(mdp, horizon, c0, _quantum(atom_tol), actions_at)
-    else:
-        dist = _monte_carlo(mdp, horizon, c0, actions_at, nxt, rew, prob, int(n_eval_paths), seed)
-    return DPResult(value=objective.evaluate(dist), initial_stock=c0, distribution=dist, horizon=horizon,
-                    method="quantile", objective=objective, mdp=mdp, approx_value=float(scores[k0]),
-                    _policy_fn=policy_fn, _actions_at=actions_at, _quantum=_quantum(atom_tol))
+    return greedy_result(mdp, objective, horizon, grids, actions, best_score[mdp.initial_state], "quantile",
+                         _quantum(atom_tol), evaluation, n_eval_paths, seed, (nxt, rew, prob))
 
 
 def _monte_carlo(mdp, horizon, c0, actions_at, nxt, rew, prob, n_paths, seed):
