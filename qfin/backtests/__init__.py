@@ -6,8 +6,7 @@ script that only simulates never pays for pydantic, skfolio or matplotlib.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from qfin._lazy import lazy_names
 
 _WHERE = {
     "Fees": "_engine", "SignalsRun": "_engine", "WeightsRun": "_engine", "run_signals": "_engine",
@@ -25,14 +24,4 @@ _WHERE = {
 
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'qfin.backtests' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"qfin.backtests.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)

@@ -10,6 +10,7 @@ projection onto a grid) and report the exact value of the policy they find. Fina
 stock-augmented env).
 """
 
+from qfin._lazy import lazy_names
 from qfin.dp import problems
 from qfin.dp._categorical import categorical_projection
 from qfin.dp._distribution import ReturnDistribution, lower_tail_mean_weighted
@@ -52,11 +53,5 @@ __all__ = [
     "train_qrdqn",
 ]
 
-
-def __getattr__(name):
-    # The deep variant pulls in gymnasium, torch and sb3-contrib: imported only when asked for.
-    if name in ("FiniteMDPEnv", "train_qrdqn"):
-        from qfin.dp import _deep
-
-        return getattr(_deep, name)
-    raise AttributeError(f"module 'qfin.dp' has no attribute {name!r}")
+# The deep variant pulls in gymnasium, torch and sb3-contrib: imported only when asked for.
+__getattr__, __dir__ = lazy_names(__name__, {"FiniteMDPEnv": "_deep", "train_qrdqn": "_deep"})

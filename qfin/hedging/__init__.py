@@ -11,8 +11,7 @@
 The deep hedger and the experiment (torch) load on first use, so pricing alone never imports torch.
 """
 
-import importlib
-from typing import Any
+from qfin._lazy import lazy_names
 
 from ._baselines import (
                          HedgingMarket,
@@ -69,10 +68,4 @@ _LAZY = {name: "_deep" for name in ("HedgerConfig", "LSTMHedger", "MLPHedger", "
 _LAZY.update({name: "_experiment" for name in ("ExperimentConfig", "historical_heston", "pnl_metrics",
                                                 "run_hedging_experiment")})
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'qfin.hedging' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"qfin.hedging.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

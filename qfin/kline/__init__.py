@@ -15,8 +15,7 @@ kind ``kline_forecast`` (numpy only), so ``qfin backtest`` pays for torch only w
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from qfin._lazy import lazy_names
 
 from ._strategy import KlineForecastStrategy, kelly_weights  # noqa: F401  (registers kind "kline_forecast")
 
@@ -42,14 +41,4 @@ _WHERE = {
 
 __all__ = sorted(_WHERE)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module 'qfin.kline' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"qfin.kline.{_WHERE[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_names(__name__, _WHERE)
