@@ -33,23 +33,35 @@ def read_toml(path: str | Path, what: str = "spec") -> dict[str, Any]:
         raise SpecError(f"{path}: not valid TOML ({err})") from None
 
 
-def _model_at(root: type, loc: tuple[Any, ...]) -> type | None:
-    """The pydantic model owning the keys at ``loc`` under ``root`` (list indices and union tags skipped)."""
+def _walk(root: type, loc: tuple[Any, ...]) -> tuple[list[Any], type | None]:
+    """Follow a pydantic error location from model ``root``: the location as the user wrote it (list indices
+    kept, union branch tags such as 'EnvPreset' or 'str' in ``str | EnvPreset`` dropped) and the model owning
+    the last key's parent (None where the path leaves the models)."""
     from pydantic import BaseModel
 
     model: type | None = root
+    branches: set[str] = set()  # the tags pydantic may put after a union-typed key
+    keys: list[Any] = []
+    owner: type | None = root
     for part in loc:
-        if isinstance(part, int) or model is None:
+        if isinstance(part, int):
+            keys.append(part)
             continue
-        field = model.model_fields.get(str(part))
-        if field is None:  # a union member's tag (e.g. 'EnvPreset' in `str | EnvPreset`) names a branch, not a key
+        if part in branches:
+            branches = set()
             continue
-        annotation = field.annotation
-        candidates = [annotation, *getattr(annotation, "__args__", ())]
+        owner = model
+        keys.append(part)
+        field = model.model_fields.get(str(part)) if model is not None else None
+        if field is None:
+            model, branches = None, set()
+            continue
+        candidates = [field.annotation, *getattr(field.annotation, "__args__", ())]
         for arg in list(candidates):
             candidates += list(getattr(arg, "__args__", ()))  # list[Model] inside Optional, etc.
+        branches = {getattr(c, "__name__", str(c)) for c in candidates[1:]}
         model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
-    return model
+    return keys, owner
 
 
 def describe_validation_error(err: Any, root: type) -> str:
@@ -58,12 +70,10 @@ def describe_validation_error(err: Any, root: type) -> str:
     mismatch); otherwise the first problem."""
     errors = err.errors()
     problem = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    loc = tuple(part for part in problem["loc"]
-                if not (isinstance(part, str) and part[:1].isupper() or part in ("str", "int", "float", "list")))
-    where = ".".join(str(part) for part in loc) or "spec"
+    keys, owner = _walk(root, tuple(problem["loc"]))
+    where = ".".join(str(part) for part in keys) or "spec"
     if problem["type"] == "extra_forbidden":
-        model = _model_at(root, loc[:-1])
-        accepted = ", ".join(model.model_fields) if model is not None else "see the documentation"
+        accepted = ", ".join(owner.model_fields) if owner is not None else "see the documentation"
         return f"unknown key {where!r}; accepted: {accepted}"
     if problem["type"] == "missing":
         return f"missing key {where!r}"

@@ -25,6 +25,8 @@ class Outer(BaseModel):
 
 @pytest.mark.parametrize("raw, message", [
     ({"name": "a", "colour": 1}, "spec.toml: unknown key 'colour'; accepted: name, inner, items, either"),
+    ({"name": "a", "Colour": 1}, "unknown key 'Colour'; accepted: name, inner, items, either"),
+    ({"name": "a", "inner": {"Rate": 1}}, "unknown key 'inner.Rate'; accepted: rate, steps"),
     ({"name": "a", "inner": {"rat": 1}}, "unknown key 'inner.rat'; accepted: rate, steps"),
     ({"name": "a", "items": [{}, {"step": 2}]}, "unknown key 'items.1.step'; accepted: rate, steps"),
     ({"name": "a", "either": {"rte": 2}}, "unknown key 'either.rte'; accepted: rate, steps"),
