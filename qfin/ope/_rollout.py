@@ -23,6 +23,7 @@ from qfin.errors import QfinError
 
 from ._logged import LoggedData
 from ._policies import MenuPolicy
+from ._tabular import _sample
 
 __all__ = ["Episodes", "run_episodes", "log_episodes", "policy_returns", "policy_values", "truth_table"]
 
@@ -44,11 +45,6 @@ class Episodes:
     def returns(self, gamma: float) -> np.ndarray:
         """Discounted return sum_t gamma^t r_t of each episode [n]."""
         return self.reward @ (gamma ** np.arange(self.reward.shape[1]))
-
-
-def _sample(probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    u = rng.random(len(probs))[:, None]
-    return np.minimum((np.cumsum(probs, axis=1) <= u).sum(axis=1), probs.shape[1] - 1)
 
 
 def run_episodes(make_env: Callable[[], gym.Env], policy: MenuPolicy, n_episodes: int, *, seed: int = 0,
