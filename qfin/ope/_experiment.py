@@ -30,7 +30,6 @@ A policy is ``kind`` plus its keys: ``delta`` (vol, put), ``band`` (vol, put, ba
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -168,15 +167,11 @@ def _policy(p: PolicySpec, values: np.ndarray, env_id: str, base: Path) -> MenuP
     return AgentPolicy(values=values, model=agent.model, epsilon=p.epsilon or 0.0)
 
 
-def _features(kind: str) -> Callable[[np.ndarray], np.ndarray]:
-    """FQE features of the logged states [n, H, d]: [1, s] (linear) or [1, s, s_i s_j (i <= j)] (quadratic)."""
-    def phi(state: np.ndarray) -> np.ndarray:
-        one = np.ones(state.shape[:2] + (1,))
-        if kind == "linear":
-            return np.concatenate([one, state], axis=2)
-        i, j = np.triu_indices(state.shape[2])
-        return np.concatenate([one, state, state[:, :, i] * state[:, :, j]], axis=2)
-    return phi
+def _quadratic_features(state: np.ndarray) -> np.ndarray:
+    """FQE features [1, s, s_i s_j (i <= j)] of logged vector states [n, H, d] (``features = "quadratic"``; the
+    linear setting is FQE's own default, [1, s])."""
+    i, j = np.triu_indices(state.shape[2])
+    return np.concatenate([np.ones(state.shape[:2] + (1,)), state, state[:, :, i] * state[:, :, j]], axis=2)
 
 
 @dataclass(frozen=True)
@@ -206,7 +201,6 @@ def run_ope_experiment(spec: str | Path | OPESpec, out_dir: str | Path | None = 
     def factory():
         return make_env(preset)
 
-    phi = _features(spec.estimators.features)
     with progress_bar(len(candidates) + 1, "ground truth (on-policy)", progress) as tick:
         returns = policy_returns(factory, {"behavior": behavior, **candidates}, spec.truth.n_episodes,
                                  gamma=spec.gamma, seed=spec.truth.seed, progress=tick)
@@ -217,8 +211,10 @@ def run_ope_experiment(spec: str | Path | OPESpec, out_dir: str | Path | None = 
             data = log_episodes(factory, behavior, candidates, spec.logging.n_episodes, gamma=spec.gamma,
                                 seed=spec.logging.seed + 7919 * k)
             datasets.append(data)
-            q = {c: fitted_q_evaluation(data, c, features=phi(data.state)) for c in candidates} if model_based \
-                else None
+            q = None
+            if model_based:
+                phi = _quadratic_features(data.state) if spec.estimators.features == "quadratic" else None
+                q = {c: fitted_q_evaluation(data, c, features=phi) for c in candidates}
             frames.append(estimate_all(data, spec.estimators.names, q_values=q)
                           .with_columns(pl.lit(k).alias("dataset")))
             tick()
