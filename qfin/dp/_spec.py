@@ -17,8 +17,6 @@ Example::
 from __future__ import annotations
 
 import inspect
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,6 +41,7 @@ from qfin.dp._objectives import (
     Satisficing,
 )
 from qfin.dp._solve import solve
+from qfin.data import atomic_path
 from qfin.errors import SpecError
 from qfin.specs import parse_model, read_toml
 
@@ -164,9 +163,7 @@ def plot_return_distributions(result: DPResult, neutral: DPResult, path: str | P
     ax.set_ylabel("probability")
     ax.legend()
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent if str(path.parent) else ".")
-    os.close(fd)
-    fig.savefig(tmp, dpi=100)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
-    os.replace(tmp, path)
     return path

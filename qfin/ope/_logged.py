@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from qfin.data import atomic_path
 from qfin.errors import DataValidationError
 
 __all__ = ["LoggedData", "OPESupportWarning", "save_logged", "load_logged", "check_support"]
@@ -339,15 +339,8 @@ def save_logged(data: LoggedData, path: str | os.PathLike) -> Path:
             "horizon": data.horizon, "candidates": data.candidates,
             "state_kind": "index" if data.state.ndim == 2 else "vector"}
     frame = _to_frame(data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         frame.write_parquet(tmp, metadata={_META_KEY: json.dumps(meta)})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

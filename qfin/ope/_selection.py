@@ -14,13 +14,13 @@ import html
 import io
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
+from qfin.data import atomic_path
 from qfin.errors import DataValidationError
 from qfin.ope import _metrics as m
 
@@ -175,17 +175,6 @@ def plot_topk(table: pl.DataFrame, *, title: str = "Off-policy selection") -> by
     return buffer.getvalue()
 
 
-def _atomic_write(path: Path, payload: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def _fmt(mean: float, low: float, high: float) -> str:
     if not math.isfinite(mean):
         return html.escape(str(mean))
@@ -247,7 +236,7 @@ def write_report(out_dir: str | os.PathLike, table: pl.DataFrame, *, title: str 
             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{max-width:100%}"
             "</style></head><body>" + "".join(parts) + "</body></html>")
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "metrics.parquet", parquet.getvalue())
-    _atomic_write(out / "topk.png", png)
-    _atomic_write(out / "report.html", page.encode())
+    for name, payload in (("metrics.parquet", parquet.getvalue()), ("topk.png", png), ("report.html", page.encode())):
+        with atomic_path(out / name) as tmp:
+            tmp.write_bytes(payload)
     return out / "report.html"
