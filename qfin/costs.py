@@ -24,7 +24,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["transaction_remainder", "CostMethod"]
+__all__ = ["transaction_remainder", "remainder_one", "CostMethod"]
 
 CostMethod = Literal["exact", "l1"]
 
@@ -55,7 +55,7 @@ def transaction_remainder(w_prev: np.ndarray, w_target: np.ndarray, buy_cost: fl
     w_prev = np.asarray(w_prev, dtype=np.float64)
     w_target = np.asarray(w_target, dtype=np.float64)
     if w_prev.ndim == 1 and w_target.ndim == 1 and w_prev.size <= 64:
-        return _remainder_one(w_prev.tolist(), w_target.tolist(), c_p, c_s, method, tol, max_iter)
+        return remainder_one(w_prev.tolist(), w_target.tolist(), c_p, c_s, method == "exact", tol, max_iter)
     prev_assets, target_assets = w_prev[..., 1:], w_target[..., 1:]
     trade = target_assets - prev_assets
     bought = np.maximum(trade, 0.0).sum(axis=-1)
@@ -83,28 +83,34 @@ def transaction_remainder(w_prev: np.ndarray, w_target: np.ndarray, buy_cost: fl
     return mu
 
 
-def _remainder_one(w_prev: list[float], w_target: list[float], c_p: float, c_s: float, method: CostMethod,
-                   tol: float, max_iter: int) -> float:
-    """:func:`transaction_remainder` of one portfolio (an environment step) in plain Python: with ~20 assets a
-    loop over floats beats the fixed per-call cost of a dozen small numpy operations several times over."""
+def remainder_one(w_prev, w_target, c_p: float, c_s: float, exact: bool = True, tol: float = 1e-14,
+                  max_iter: int = 100) -> float:
+    """:func:`transaction_remainder` of one portfolio, written with scalar loops only.
+
+    ``w_prev``/``w_target`` are sequences of N + 1 floats (cash first), ``exact=False`` gives the "l1" method.
+    In plain Python (lists of floats) it beats a dozen small numpy calls several times over for ~20 assets, and
+    :mod:`qfin.envs._kernels` compiles this same function with numba for the environment and the batched
+    simulator, so the one cost model has one scalar definition.
+    """
+    n = len(w_prev)
     bought = traded = 0.0
-    for before, after in zip(w_prev[1:], w_target[1:], strict=True):
-        delta = after - before
+    for i in range(1, n):
+        delta = w_target[i] - w_prev[i]
         traded += delta
         if delta > 0.0:
             bought += delta
     mu = 1.0 - c_p * bought - c_s * (bought - traded)
-    if method == "l1" or (c_p == 0.0 and c_s == 0.0):
+    if not exact or (c_p == 0.0 and c_s == 0.0):
         return mu
     numerator = 1.0 + c_p * (1.0 - w_prev[0])
     denominator = 1.0 + c_p * (1.0 - w_target[0])
     c = c_p + c_s
     for _ in range(max_iter):  # Newton, as in transaction_remainder
         intercept = slope = 0.0
-        for before, after in zip(w_prev[1:], w_target[1:], strict=True):
-            if before > mu * after:
-                intercept += before
-                slope += after
+        for i in range(1, n):
+            if w_prev[i] > mu * w_target[i]:
+                intercept += w_prev[i]
+                slope += w_target[i]
         new_mu = (numerator - c * intercept) / (denominator - c * slope)
         converged = abs(new_mu - mu) <= tol
         mu = new_mu

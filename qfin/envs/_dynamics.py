@@ -7,7 +7,8 @@ engine's cost model, imported, never copied),
 
     V_{t+1} = V_t * mu_t * (w_t . y_{t+1}),      w'_{t+1} = (w_t * y_{t+1}) / (w_t . y_{t+1})   (drifted weights).
 
-Leading axes of every array are batch axes (paths, episodes), processed together.
+Leading axes of every array are batch axes (paths, episodes), processed together. The arithmetic is the
+numba-compiled :func:`qfin.envs._kernels.step_one`, the same loop :class:`PortfolioEnv` runs each step.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from qfin.costs import CostMethod, transaction_remainder
+from qfin.costs import CostMethod
+from qfin.errors import QfinError
+
+from . import _kernels
 
 __all__ = ["PortfolioStep", "portfolio_step", "simulate_portfolio"]
 
@@ -48,13 +52,31 @@ def portfolio_step(value: np.ndarray, drifted: np.ndarray, target: np.ndarray, r
     relatives : [..., N + 1] y_{t+1} with a 1 for cash at index 0.
     buy_cost, sell_cost, method : as :func:`qfin.costs.transaction_remainder`.
     """
-    mu = transaction_remainder(drifted, target, buy_cost, sell_cost, method=method)
-    held = target * relatives
-    gross = held.sum(axis=-1)
-    growth = mu * gross
-    new_drifted = held / gross[..., None]
-    turnover = np.abs(target[..., 1:] - drifted[..., 1:]).sum(axis=-1)
-    return PortfolioStep(value * growth, growth, mu, new_drifted, turnover, value * (1.0 - mu))
+    c_p, c_s, exact = _cost_arguments(buy_cost, sell_cost, method)
+    target = np.asarray(target, dtype=np.float64)
+    batch, width = target.shape[:-1], target.shape[-1:]
+    rows = int(np.prod(batch, dtype=np.int64))
+
+    def as_rows(x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """``x`` broadcast to the batch and flattened to contiguous rows, as the kernel takes them."""
+        full = np.broadcast_to(np.asarray(x, dtype=np.float64), batch + shape)
+        return np.ascontiguousarray(full.reshape((rows,) + shape))
+
+    start = as_rows(value, ())
+    new_value, growth, mu, turnover = (np.empty(rows) for _ in range(4))
+    new_drifted = np.empty((rows,) + width)
+    _kernels.step_batch(start, as_rows(drifted, width), as_rows(target, width), as_rows(relatives, width),
+                        c_p, c_s, exact, new_value, growth, mu, new_drifted, turnover)
+    return PortfolioStep(new_value.reshape(batch), growth.reshape(batch), mu.reshape(batch),
+                         new_drifted.reshape(batch + width), turnover.reshape(batch),
+                         (start * (1.0 - mu)).reshape(batch))
+
+
+def _cost_arguments(buy_cost: float, sell_cost: float | None, method: CostMethod) -> tuple[float, float, bool]:
+    if method not in ("exact", "l1"):
+        raise QfinError(f"method must be 'exact' or 'l1'; got {method!r}")
+    c_p = float(buy_cost)
+    return c_p, c_p if sell_cost is None else float(sell_cost), method == "exact"
 
 
 def simulate_portfolio(prices: np.ndarray, weights: np.ndarray, buy_cost: float = 0.0,
@@ -77,17 +99,11 @@ def simulate_portfolio(prices: np.ndarray, weights: np.ndarray, buy_cost: float 
     n_batch, n_steps, n_w = weights.shape
     if prices.ndim == 2:
         prices = prices[None]
-    if prices.shape[1] != n_steps + 1 or prices.shape[2] + 1 != n_w:
+    if prices.shape[0] not in (1, n_batch) or prices.shape[1] != n_steps + 1 or prices.shape[2] + 1 != n_w:
         raise ValueError(f"prices must be [B or 1, T + 1, N] = [.., {n_steps + 1}, {n_w - 1}] for weights "
                          f"{weights.shape}; got {prices.shape}")
-    relatives = np.ones((max(prices.shape[0], n_batch), n_steps, n_w))
-    relatives[:, :, 1:] = prices[:, 1:] / prices[:, :-1]
+    c_p, c_s, exact = _cost_arguments(buy_cost, sell_cost, method)
     values = np.empty((n_batch, n_steps + 1))
-    values[:, 0] = initial_value
-    drifted = np.zeros((n_batch, n_w))
-    drifted[:, 0] = 1.0
-    for t in range(n_steps):  # a loop over time only; every op is vectorised over the batch
-        out = portfolio_step(values[:, t], drifted, weights[:, t], relatives[:, t], buy_cost, sell_cost, method)
-        values[:, t + 1] = out.value
-        drifted = out.drifted
+    _kernels.simulate(np.ascontiguousarray(prices), np.ascontiguousarray(weights), c_p, c_s, exact,
+                      float(initial_value), values)
     return values

@@ -29,7 +29,7 @@ from qfin.data import load_dataset, to_prices, validate_prices
 from qfin.envs._checks import finite_number
 from qfin.errors import DataValidationError, QfinError
 
-from ._dynamics import portfolio_step
+from . import _kernels
 from ._rewards import make_reward
 
 __all__ = ["PortfolioEnv", "load_panel", "logits_to_weights"]
@@ -86,26 +86,12 @@ def logits_to_weights(logits: np.ndarray, *, long_only: bool = True, softmax_sca
     always fit). Long/short: risky ``u_i = leverage * a_i / (|a_0| + sum_j |a_j|)`` (gross exposure <= leverage,
     |a_0| sets how much stays uninvested), clipped to ``[-max_weight, max_weight]``, cash = 1 - sum u.
     """
-    a = np.asarray(logits, dtype=np.float64)
-    if long_only:
-        z = softmax_scale * a
-        w = np.exp(z - z.max())
-        w /= w.sum()
-        if max_weight is not None:
-            for _ in range(w.size):
-                over = w[1:] > max_weight
-                if not over.any():
-                    break
-                excess = (w[1:][over] - max_weight).sum()
-                w[1:][over] = max_weight
-                free = np.concatenate(([True], w[1:] < max_weight))
-                w[free] += excess * w[free] / w[free].sum()
-        return w
-    gross = np.abs(a).sum()
-    u = leverage * a[1:] / gross if gross > 0 else np.zeros(a.size - 1)
-    if max_weight is not None:
-        u = np.clip(u, -max_weight, max_weight)
-    return np.concatenate(([1.0 - u.sum()], u))
+    a = np.ascontiguousarray(logits, dtype=np.float64).reshape(-1)
+    w = np.empty_like(a)
+    cap = np.inf if max_weight is None else float(max_weight)
+    if not _kernels.weights_from_logits(a, bool(long_only), float(softmax_scale), float(leverage), cap, w):
+        raise QfinError(f"logits must be finite; got {a.tolist()}")
+    return w
 
 
 class PortfolioEnv(gym.Env):
@@ -204,6 +190,10 @@ class PortfolioEnv(gym.Env):
             self.observation_space = price_space
         self.action_space = spaces.Box(-1.0, 1.0, shape=(n_assets + 1,), dtype=np.float32)
         self._t = self._start = self._stop = first
+        self._n_weights = n_assets + 1
+        self._price_shape = (len(self.features), n_assets, self.window)
+        self._cap = np.inf if self.max_weight is None else self.max_weight  # the kernels' "no cap"
+        self._exact = cost_method == "exact"
         self._value = self.initial_value
         self._drifted = self._cash_only()
 
@@ -217,9 +207,8 @@ class PortfolioEnv(gym.Env):
         return len(self.assets)
 
     def _observation(self) -> Any:
-        t = self._t
-        block = self._panel[:, :, t - self.window + 1: t + 1] / self._close[t][None, :, None]
-        prices = block.astype(np.float32)
+        prices = np.empty(self._price_shape, dtype=np.float32)
+        _kernels.fill_observation(self._panel, self._t, self.window, prices)
         if self.include_weights:
             return {"prices": prices, "weights": self._drifted.astype(np.float32)}
         return prices
@@ -249,20 +238,22 @@ class PortfolioEnv(gym.Env):
         if self._t >= self._stop:
             raise QfinError("the episode is over (or was never started): call reset() before step()")
         a = np.asarray(action, dtype=np.float64).reshape(-1)
-        if a.shape != (self.n_assets + 1,) or not np.all(np.isfinite(a)):
-            raise QfinError(f"action must be {self.n_assets + 1} finite logits (cash first); got shape {a.shape}")
-        target = logits_to_weights(a, long_only=self.long_only, softmax_scale=self.softmax_scale,
-                                   leverage=self.leverage, max_weight=self.max_weight)
+        if a.shape[0] != self._n_weights:
+            raise QfinError(f"action must be {self._n_weights} finite logits (cash first); got shape {a.shape}")
         t = self._t
-        out = portfolio_step(self._value, self._drifted, target, self._relatives[t], self.buy_cost,
-                             self.sell_cost, self.cost_method)
-        self._value = float(out.value)
-        self._drifted = out.drifted
+        target, drifted = np.empty(self._n_weights), np.empty(self._n_weights)
+        ok, value, growth, mu, turnover = _kernels.env_step(
+            a, self._drifted, self._relatives[t], self._value, self.long_only, self.softmax_scale, self.leverage,
+            self._cap, self.buy_cost, self.sell_cost, self._exact, target, drifted)
+        if not ok:
+            raise QfinError(f"action must be {self._n_weights} finite logits (cash first); got {a.tolist()}")
+        costs = self._value * (1.0 - mu)
+        self._value = value
+        self._drifted = drifted
         self._t = t + 1
         terminated = self._t >= self._stop
-        r = float(out.growth) - 1.0
+        r = growth - 1.0
         reward = self._reward.step(r, terminated)
-        info = {"date": self.timestamps[t + 1], "value": self._value, "weights": out.drifted.copy(),
-                "target_weights": target, "turnover": float(out.turnover), "costs": float(out.costs),
-                "return": r}
-        return self._observation(), float(reward), bool(terminated), False, info
+        info = {"date": self.timestamps[t + 1], "value": value, "weights": drifted.copy(),
+                "target_weights": target, "turnover": turnover, "costs": costs, "return": r}
+        return self._observation(), float(reward), terminated, False, info

@@ -11,7 +11,7 @@ import pytest
 
 import qfin
 
-HEAVY = ("torch", "stable_baselines3", "xgboost", "ray", "matplotlib", "sklearn", "gymnasium")
+HEAVY = ("torch", "stable_baselines3", "xgboost", "ray", "matplotlib", "sklearn", "gymnasium", "numba")
 
 
 def run_qfin(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:
