@@ -16,7 +16,7 @@ from sklearn.utils import ClassifierTags
 from sklearn.utils.validation import check_is_fitted
 
 from qfin.scorecards._binning import StumpBinner
-from qfin.scorecards._frames import numeric_fortran, wrap_like
+from qfin.scorecards._frames import wrap_like
 from qfin.scorecards._measures import binary_target, information_value_from_counts
 
 __all__ = ["WoEEncoder", "bin_indices"]
@@ -62,32 +62,12 @@ class WoEEncoder(TransformerMixin, BaseEstimator):
         if self.encoding not in ("woe", "onehot"):
             raise ValueError(f"encoding must be 'woe' or 'onehot'; got {self.encoding!r}")
         yy = binary_target(y)
-        X = numeric_fortran(X)
         self.binner_ = clone(self.binner if self.binner is not None else StumpBinner()).fit(X, yy)
         self.n_features_in_ = self.binner_.n_features_in_
         if hasattr(self.binner_, "feature_names_in_"):
             self.feature_names_in_ = self.binner_.feature_names_in_
-        bins = self._fit(X, yy)
-        return (self, bins) if self._want_bins else self
-
-    _want_bins = False
-
-    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> Any:
-        """fit(X, y).transform(X), binning X once."""
-        self._want_bins = True
-        try:
-            _, bins = self.fit(X, y)
-        finally:
-            del self._want_bins
-        return self._encode(bins, X)
-
-    def _fit(self, X: Any, yy: np.ndarray) -> list[np.ndarray] | None:
         self.woe_, self.iv_, self.observed_ = [], [], []
-        kept = []
-        for f, idx in zip(self.binner_.bins_, self.binner_.bin_columns(X)):
-            kept.append(idx)
-            bad = np.bincount(idx, weights=yy, minlength=f.n_bins)
-            cnt = np.bincount(idx, minlength=f.n_bins).astype(np.float64)
+        for f, (cnt, bad) in zip(self.binner_.bins_, self.binner_.bin_counts_):  # the training counts
             obs = cnt > 0
             res = information_value_from_counts(cnt[obs] - bad[obs], bad[obs], self.smoothing,
                                                 [lb for lb, o in zip(f.labels, obs) if o])
@@ -96,23 +76,17 @@ class WoEEncoder(TransformerMixin, BaseEstimator):
             self.woe_.append(woe)
             self.iv_.append(res)
             self.observed_.append(np.flatnonzero(obs))
-        return kept
+        return self
 
     def transform(self, X: Any) -> Any:
         """WoE values [n, d] (float64) or one-hot indicators, as the same container type as X."""
         check_is_fitted(self, "woe_")
-        return self._encode(self.binner_.bin_columns(numeric_fortran(X)), X)
-
-    def _encode(self, cols: Any, X: Any) -> Any:
         if self.encoding == "woe":
-            out = None
-            for j, (w, idx) in enumerate(zip(self.woe_, cols)):
-                if out is None:
-                    out = np.empty((idx.size, len(self.woe_)), order="F")  # column writes stay contiguous
-                out[:, j] = w[idx]
+            out = self.binner_.map_bins(X, self.woe_)
         else:
-            out = np.hstack([(idx[:, None] == obs[None, :]).astype(np.float64)
-                             for idx, obs in zip(cols, self.observed_)])
+            idx = bin_indices(self.binner_, X)
+            out = np.hstack([(idx[:, [j]] == obs[None, :]).astype(np.float64)
+                             for j, obs in enumerate(self.observed_)])
         return wrap_like(out, list(self.get_feature_names_out()), X)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

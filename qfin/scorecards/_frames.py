@@ -22,12 +22,12 @@ def frame_kind(X: Any) -> str:
     return "numpy"
 
 
-def numeric_fortran(X: Any) -> Any:
-    """A numeric numpy matrix as one column-major float64 array (a no-op when it already is one), so that
-    several passes over its columns share one conversion; anything else is returned as is."""
+def numeric_matrix(X: Any) -> np.ndarray | None:
+    """X as a 2-D float64 array when it is a numeric numpy matrix (X itself if already float64, C or Fortran
+    order alike), else None: the binning passes read it in place."""
     if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind in "iuf":
-        return np.asfortranarray(X, dtype=np.float64)
-    return X
+        return X.astype(np.float64, copy=False)
+    return None
 
 
 def columns_of(X: Any, categorical: Any = None) -> tuple[list[str] | None, list[np.ndarray], list[bool]]:
@@ -54,8 +54,8 @@ def columns_of(X: Any, categorical: Any = None) -> tuple[list[str] | None, list[
             raise ValueError(f"X must be 2-D [n_samples, n_features]; got shape {arr.shape}")
         names = None
         if arr.dtype.kind in "iuf" and arr.ndim == 2 and arr.shape[0] and arr.shape[1]:
-            # fast path for numeric matrices: one column-major float64 copy, columns are contiguous views
-            mat = np.asfortranarray(arr, dtype=np.float64)
+            # fast path for numeric matrices: the columns are views of one float64 matrix (no copy when X is one)
+            mat = arr.astype(np.float64, copy=False)
             inf = np.isinf(mat)
             if inf.any() and not set(np.flatnonzero(inf.any(axis=0))) <= set(categorical or []):
                 j = int(np.flatnonzero(inf.any(axis=0))[0])

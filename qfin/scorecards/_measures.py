@@ -166,6 +166,8 @@ def binary_target(y: Any, name: str = "y") -> np.ndarray:
                                   rule="missing", column=name, rows=rows)
     if arr.size == 0:
         raise ValueError(f"{name} is empty: found array with 0 sample(s) while a minimum of 1 is required")
+    if arr.dtype.kind in "iub" and arr.min() == 0 and arr.max() == 1:  # 0/1 already: skip the sort of unique
+        return arr.astype(np.int8)
     classes = np.unique(arr)
     if classes.size == 1:
         raise DataValidationError(f"{name} has only one class ({classes[0]!r}); a binary target needs both "

@@ -150,14 +150,8 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         _, cols, _ = columns_of(X, [j for j, f in enumerate(self.binner_.bins_) if f.kind == "categorical"])
         out = []
         for f, c in zip(self.binner_.bins_, cols):
-            if f.kind == "categorical":
-                other = f.level_rank.get("__other__", np.nan)
-                out.append(np.array([np.nan if v is None else f.level_rank.get(v, other) for v in c], float))
-            else:
-                x = c.astype(np.float64)
-                if f.specials:
-                    x = np.where(np.isin(c, f.specials), np.nan, x)
-                out.append(x)
+            x = f.keys(c)
+            out.append(np.where(np.isin(x, f.specials), np.nan, x) if f.specials else x)
         return np.column_stack(out)
 
     def decision_function(self, X: Any) -> np.ndarray:
