@@ -118,8 +118,33 @@ def _csv_header(path: Path) -> list[str]:
         raise _csv_error(path, err) from None
 
 
-def _read_csv(path: Path, columns: Sequence[str], numeric: Sequence[str]) -> pl.DataFrame:
-    """Read ``columns`` as text, ``numeric`` ones straight to Float64 (text again if any value fails to parse)."""
+def _read_csv_typed(path: Path, columns: Sequence[str], numeric: Sequence[str], timestamp: str) -> pl.DataFrame | None:
+    """Fast path of :func:`_read_csv`: pyarrow's multithreaded reader with the types declared, ``numeric`` as
+    float64 and ``timestamp`` as ISO 8601 without an offset (``2020-01-02``, ``2020-01-02 09:30:00[.ffffff]``,
+    ``T`` or space), parsed while reading. None when any value does not fit (an offset, a US date, text in a
+    number column, a malformed or non-UTF-8 file): the text path then reads it and validation names the row.
+    Empty fields are null, as in polars' reader."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    types = {c: pa.string() for c in columns} | {c: pa.float64() for c in numeric} | {timestamp: pa.timestamp("us")}
+    options = pa_csv.ConvertOptions(column_types=types, include_columns=list(columns), null_values=[""],
+                                    strings_can_be_null=True, quoted_strings_can_be_null=True)
+    try:
+        table = pa_csv.read_csv(path, convert_options=options)
+    except (pa.ArrowException, OSError, ValueError, KeyError):
+        return None
+    return pl.from_arrow(table)
+
+
+def _read_csv(path: Path, columns: Sequence[str], numeric: Sequence[str], timestamp: str | None = None
+              ) -> pl.DataFrame:
+    """Read ``columns`` as text, ``numeric`` ones straight to Float64 (text again if any value fails to parse);
+    with ``timestamp``, first try :func:`_read_csv_typed`, which also parses that column's ISO timestamps."""
+    if timestamp is not None and len(set(columns)) == len(columns):
+        frame = _read_csv_typed(path, columns, numeric, timestamp)
+        if frame is not None:
+            return frame
     text = {c: pl.Utf8 for c in columns}
     # Fast path: numbers parsed by the reader (an empty field is null). If any value is not a number (or is a
     # null marker such as NA), read everything as text; validation then names the offending rows.
@@ -219,7 +244,8 @@ def _bars_frame(path: Path, symbol: str | None) -> tuple[pl.DataFrame, bool]:
         raise _missing(path, found, missing)
     sources = list(chosen.values()) + ([split_time] if split_time else [])
     if kind == "csv":
-        frame = _read_csv(path, sources, [chosen[c] for c in (*PRICE_FIELDS, "volume")])
+        frame = _read_csv(path, sources, [chosen[c] for c in (*PRICE_FIELDS, "volume")],
+                          timestamp=None if split_time else chosen[TIMESTAMP])
     else:
         frame = _read_parquet(path, sources)
     exprs = [pl.col(src).alias(canonical) for canonical, src in chosen.items()]
@@ -305,7 +331,7 @@ def read_prices(path: str | os.PathLike[str], *, allow_missing: bool = False) ->
             raise _missing(path, found, [TIMESTAMP])
         assets = [c for c in found if c != chosen[TIMESTAMP]]
         if kind == "csv":
-            frame = _read_csv(path, found, assets)
+            frame = _read_csv(path, found, assets, timestamp=chosen[TIMESTAMP])
         else:
             frame = _read_parquet(path, found)
         frame = frame.rename({chosen[TIMESTAMP]: TIMESTAMP}).select(TIMESTAMP, *assets)
