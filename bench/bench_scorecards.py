@@ -2,7 +2,7 @@
 
 Work, the same for all three, on one seeded data set (saved once as .npy and read by every process):
 - qfin: ``WoEEncoder(StumpBinner(per_feature=False)).fit_transform(X, y)`` with the library defaults (depth-1
-  XGBoost cut points searched on a 100,000-row sample, counts, WoE and IV with delta-method SEs on all rows, the
+  XGBoost cut points searched on a 50,000-row sample, counts, WoE and IV with delta-method SEs on all rows, the
   WoE matrix);
 - optbinning: ``BinningProcess(names).fit(X, y)``, ``transform(X, metric="woe")``, IV from ``summary()``;
 - toad: ``Combiner().fit(df, y, method="quantile", n_bins=10)``, ``transform``, ``WOETransformer().fit_transform``,
@@ -110,7 +110,7 @@ def main() -> None:
     ap.add_argument("--peer-python", default=sys.executable, help="interpreter with optbinning and toad")
     ap.add_argument("--json", help="write [{name, qfin_s, peer, peer_s, ratio}] here")
     ap.add_argument("--max-search-rows", type=int, default=None,
-                    help="qfin: rows sampled for the cut-point search (default: the library's, 100,000)")
+                    help="qfin: rows sampled for the cut-point search (default: the library's, 50,000)")
     ap.add_argument("--engines", default="qfin,optbinning,toad", help="comma-separated subset to run")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
