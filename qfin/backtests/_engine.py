@@ -11,8 +11,7 @@ stretch of bars are one matrix-vector product.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -23,9 +22,11 @@ Execution = Literal["close", "next_open"]
 __all__ = ["Execution", "Fees", "WeightsRun", "SignalsRun", "run_weights", "run_signals"]
 
 
-@dataclass(frozen=True)
-class Fees:
-    """Trading frictions. Rates are fractions of traded value; ``fixed`` is money per asset traded per fill."""
+class Fees(NamedTuple):
+    """Trading frictions. Rates are fractions of traded value; ``fixed`` is money per asset traded per fill.
+
+    (The three records of this module are NamedTuples, immutable like frozen dataclasses but without the
+    dataclass machinery, which was most of the engine's import time and so of a one-off backtest process.)"""
 
     buy: float = 0.0
     sell: float | None = None
@@ -39,8 +40,7 @@ class Fees:
         return (1.0 + self.slippage) * (1.0 + self.buy) - 1.0, 1.0 - (1.0 - self.slippage) * (1.0 - sell)
 
 
-@dataclass(frozen=True)
-class WeightsRun:
+class WeightsRun(NamedTuple):
     """Result of :func:`run_weights`.
 
     equity : [T] portfolio value at each bar's close.
@@ -115,8 +115,7 @@ def run_weights(close: np.ndarray, decision_bars: np.ndarray, target_weights: np
     return WeightsRun(equity, weights, fill_bars, turnover, costs)
 
 
-@dataclass(frozen=True)
-class SignalsRun:
+class SignalsRun(NamedTuple):
     """Result of :func:`run_signals`; one column per parameter set.
 
     equity : [T, K] value at each close. position : [T, K] shares held at each close.
