@@ -7,11 +7,12 @@ next bar's open, on the GOOG daily file backtesting.py ships (2,148 bars); (1) o
 First the three engines must agree on the final equity to the cent (single run, and every grid column without an
 exact tie of the two SMAs, where "crossed" depends on the engine, see _check_grid), so the timings compare the
 same work. Then two timings:
-- whole process: a fresh interpreter per run (import + load the CSV + run), median of --repeats after one
-  untimed run (file cache, numba's on-disk cache). vectorbt and backtesting.py read the CSV with pandas (their APIs
-  take pandas frames); qfin's API takes numpy arrays, so its headline figure reads the CSV with --qfin-loader
-  (numpy.loadtxt by default: numpy only, no pandas or polars import); qfin's figures with the other two loaders
-  are printed and written too;
+- whole process: a fresh interpreter per run (import + load the CSV + run), median of --repeats rounds after one
+  untimed round (file cache, numba's on-disk cache); each round runs every engine once, in turn, so the host's busy
+  spells fall on all of them alike. The harness itself imports nothing the engine does not. vectorbt and
+  backtesting.py read the CSV with pandas (their APIs take pandas frames); qfin's API takes numpy arrays, so its
+  headline figure reads the CSV with --qfin-loader (numpy.loadtxt by default: numpy only, no pandas or polars
+  import); qfin's figures with the other two loaders are printed and written too;
 - warm in-process: best of --warm calls after a warm-up (numba JIT compile excluded), the grid split into signal
   building and simulation where the engine separates them.
 Targets (issue 3): whole process at least 10x faster than backtesting.py and faster than vectorbt; warm grid no
@@ -71,20 +72,23 @@ def best_of(fn, n: int, *args) -> tuple[float, object]:
     return min(times), result
 
 
-def process_time(engine: str, work: str, csv: Path, repeats: int, loader: str = "pandas"
-                 ) -> tuple[float, float, object]:
-    """Median wall time of `python _peers.py ENGINE WORK CSV LOADER` over `repeats` fresh processes, after one
-    untimed run; also that first run's time and the printed final equities."""
-    command = [sys.executable, str(HERE / "_peers.py"), engine, work, str(csv), loader]
-    times, out = [], None
+def process_times(configs: list[tuple[str, str]], work: str, csv: Path, repeats: int
+                  ) -> dict[tuple[str, str], tuple[float, float, object]]:
+    """Per (engine, loader): median wall time of `python _peers.py ENGINE WORK CSV LOADER` over `repeats` rounds,
+    its untimed first run's time and the printed final equities. Each round runs every configuration once, in turn,
+    so that a busy spell of a shared host slows all engines alike instead of one engine's block of runs."""
+    times: dict[tuple[str, str], list[float]] = {c: [] for c in configs}
+    outs: dict[tuple[str, str], object] = {}
     for _ in range(repeats + 1):
-        start = time.perf_counter()
-        run = subprocess.run(command, capture_output=True, text=True)
-        times.append(time.perf_counter() - start)
-        if run.returncode != 0:
-            sys.exit(f"{' '.join(command)} failed:\n{run.stderr[-3000:]}")
-        out = json.loads(run.stdout.strip().splitlines()[-1])
-    return statistics.median(times[1:]), times[0], out
+        for engine, loader in configs:
+            command = [sys.executable, str(HERE / "_peers.py"), engine, work, str(csv), loader]
+            start = time.perf_counter()
+            run = subprocess.run(command, capture_output=True, text=True)
+            times[engine, loader].append(time.perf_counter() - start)
+            if run.returncode != 0:
+                sys.exit(f"{' '.join(command)} failed:\n{run.stderr[-3000:]}")
+            outs[engine, loader] = json.loads(run.stdout.strip().splitlines()[-1])
+    return {c: (statistics.median(t[1:]), t[0], outs[c]) for c, t in times.items()}
 
 
 def _cents(x) -> np.ndarray:
@@ -130,7 +134,8 @@ def _check_grid(frame, finals: dict[str, list[float]]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per engine and work (median)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="rounds of fresh processes, every engine once per round (median per engine)")
     parser.add_argument("--warm", type=int, default=5, help="in-process calls per measurement (best of)")
     parser.add_argument("--qfin-loader", choices=_peers.LOADERS, default="numpy",
                         help="how qfin's whole-process run reads the CSV for the headline ratio (default numpy; the "
@@ -176,14 +181,15 @@ def main() -> None:
     record("sma_grid_warm_vs_backtesting", warm["qfin", "grid"], "backtesting", warm["backtesting", "grid"],
            note="backtesting.py optimize() runs in processes over all cores; qfin and vectorbt use one")
 
-    print(f"\nwhole process (import + load CSV + run; median of {args.repeats} after one untimed run). vectorbt and "
-          f"backtesting.py read the CSV\nwith pandas (their APIs take pandas frames); qfin takes numpy arrays and "
-          f"reads it with {args.qfin_loader} for the rows below\n(--qfin-loader); qfin with each loader follows:")
+    print(f"\nwhole process (import + load CSV + run; median of {args.repeats} interleaved rounds after an untimed "
+          f"one). vectorbt and backtesting.py read the CSV\nwith pandas (their APIs take pandas frames); qfin takes "
+          f"numpy arrays and reads it with {args.qfin_loader} for the rows\nbelow (--qfin-loader); qfin with each "
+          f"loader follows:")
     floor = statistics.median(process_time_floor() for _ in range(args.repeats))
     for work, expected in (("single", single), ("grid", grid)):
+        configs = [(e, "pandas") for e in ENGINES] + [("qfin", "polars"), ("qfin", "numpy")]
         times = {}
-        for engine, loader in [(e, "pandas") for e in ENGINES] + [("qfin", "polars"), ("qfin", "numpy")]:
-            median, first, out = process_time(engine, work, csv, args.repeats, loader)
+        for (engine, loader), (median, first, out) in process_times(configs, work, csv, args.repeats).items():
             if not np.array_equal(_cents(out), _cents(expected[engine])):
                 sys.exit(f"{engine} {work} ({loader}): the subprocess computed other equities than in-process")
             times[engine, loader] = (median, first)
