@@ -145,7 +145,7 @@ def main() -> None:
         if q and engine != "qfin":
             q_t = statistics.median(q["times"])
             ratio = f"  qfin is {t / q_t:.1f}x faster (wall), {c / statistics.median(q['cpu']):.1f}x (CPU)"
-            rows.append({"name": f"scorecard_binning_woe_iv_1m_x_20_vs_{engine}", "qfin_s": q_t,
+            rows.append({"name": f"scorecard_binning_woe_iv_{args.rows}_x_{N_FEATURES}_vs_{engine}", "qfin_s": q_t,
                          "peer": f"{engine} {r['version']}", "peer_s": t, "ratio": t / q_t})
         iv = r["iv"]
         top = ", ".join(f"x{j}={iv[j]:.3f}" for j in np.argsort(iv)[::-1][:3])
