@@ -7,6 +7,8 @@ import gzip
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qfin.data import _io, read_bars, read_prices
 from qfin.errors import DataValidationError
@@ -71,3 +73,28 @@ def test_read_prices_typed_path_equals_text_path(tmp_path, monkeypatch):
     monkeypatch.setattr(_io, "_read_csv_typed", lambda *args: None)
     slow = read_prices(path, allow_missing=True)
     assert fast.equals(slow) and fast.schema == slow.schema
+
+
+NUMBERS = ["10.5", "1e1", "+10.5", ".5", "5.", "1_0", "0x10", " 10.5", "Infinity", "-inf", "NaN", "", "-3",
+           "10.50000000000000000001", "1.7976931348623157e309", "4.9e-325", "abc", "12"]
+STAMPS = ["2020-01-02", "2020-01-03 09:30", "2020-01-04T09:30:00Z", "2020-01-05 09:30:00.1234567", "20200106",
+          "2020-1-7", "2020/01/08", " 2020-01-09", "2020-01-10 24:00:00", "2020-02-30", "1/11/2020", ""]
+
+
+@given(rows=st.lists(st.tuples(st.sampled_from(STAMPS), st.sampled_from(["A", "B", ""]),
+                               *[st.sampled_from(NUMBERS)] * 5), min_size=1, max_size=5))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_typed_and_text_paths_agree_on_random_files(tmp_path, rows):
+    path = tmp_path / "fuzz.csv"
+    path.write_text(HEADER + "".join(",".join(f'"{v}"' if "," in v else v for v in row) + "\n" for row in rows))
+    fast = _outcome(read_bars, path)
+    original = _io._read_csv_typed
+    _io._read_csv_typed = lambda *args: None
+    try:
+        slow = _outcome(read_bars, path)
+    finally:
+        _io._read_csv_typed = original
+    if isinstance(slow, str):
+        assert fast == slow
+    else:
+        assert isinstance(fast, pl.DataFrame) and fast.schema == slow.schema and fast.equals(slow)
