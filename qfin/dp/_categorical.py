@@ -26,7 +26,7 @@ from qfin.dp._exact import DPResult, _quantum, _snap
 from qfin.dp._mdp import FiniteMDP
 from qfin.dp._objectives import Objective
 from qfin.dp._quantile import (_nearest, _padded_successors, _return_bounds, check_grid_arguments, greedy_result,
-                               stock_grids)
+                               keep_better, stock_grids)
 from qfin.errors import QfinError
 
 __all__ = ["categorical_projection", "solve_categorical"]
@@ -156,10 +156,7 @@ def solve_categorical(mdp: FiniteMDP, objective: Objective, *, n_atoms: int = 51
             weights = prob[:, a, None, :, None] * succ
             p_a = _project(targets.reshape(n_s, 1, -1), weights.reshape(n_s, g_t.size, -1), z_t)
             score = np.einsum("skj,kj->sk", p_a, util)
-            better = score > best_score + 1e-12 * np.maximum(1.0, np.abs(score))
-            best_score = np.where(better, score, best_score)
-            act = np.where(better, a, act)
-            p_t = np.where(better[..., None], p_a, p_t)
+            best_score, act, p_t = keep_better(score, best_score, act, a, p_a, p_t)
         actions[t] = act
         p_next = p_t
     return greedy_result(mdp, objective, horizon, stocks, actions, best_score[mdp.initial_state], "categorical", q,

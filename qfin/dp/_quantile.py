@@ -91,6 +91,15 @@ def stock_grids(objective: Objective, lo: np.ndarray, hi: np.ndarray, horizon: i
     return grids
 
 
+def keep_better(score: np.ndarray, best_score: np.ndarray, act: np.ndarray, a: int, law: np.ndarray,
+                best_law: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where action ``a``'s ``score`` beats the best so far (by more than a relative 1e-12, so ties keep the
+    lower action), take its score, index and return law (``[..., atoms]``). Returns the three updated arrays."""
+    better = score > best_score + 1e-12 * np.maximum(1.0, np.abs(score))
+    return (np.where(better, score, best_score), np.where(better, a, act),
+            np.where(better[..., None], law, best_law))
+
+
 def check_grid_arguments(n_stocks: int, evaluation: str) -> None:
     """The stock-grid arguments the quantile and categorical methods share."""
     if isinstance(n_stocks, bool) or not isinstance(n_stocks, (int, np.integer)) or n_stocks < 2:
@@ -157,10 +166,7 @@ def solve_quantile(mdp: FiniteMDP, objective: Objective, *, n_quantiles: int = 6
             z_a = _project_quantiles(atoms.reshape(n_s, g_t.size, n_b * n),
                                      weights.reshape(n_s, g_t.size, n_b * n), n)
             score = objective.utility(g_t[None, :, None] + disc * z_a).mean(axis=2)
-            better = score > best_score + 1e-12 * np.maximum(1.0, np.abs(score))
-            best_score = np.where(better, score, best_score)
-            act = np.where(better, a, act)
-            z_t = np.where(better[..., None], z_a, z_t)
+            best_score, act, z_t = keep_better(score, best_score, act, a, z_a, z_t)
         actions[t] = act
         z_next = z_t
     return greedy_result(mdp, objective, horizon, grids, actions, best_score[mdp.initial_state], "quantile",
