@@ -141,10 +141,12 @@ def _select(prebin_counts: np.ndarray, cand: np.ndarray, gain: np.ndarray, max_b
     return np.sort(cand[np.array(chosen, dtype=np.int64)]).astype(np.float32)
 
 
-def _prebin_to_bin(candidates: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """[candidates.size + 1] regular bin of each regular prebin, for thresholds chosen among the candidates: a value
-    in prebin p (``candidates[p-1] <= x < candidates[p]``) passes exactly the thresholds <= ``candidates[p-1]``."""
-    return np.r_[0, np.searchsorted(thresholds, candidates, side="right")].astype(np.int64)
+def _bin_totals(per_prebin: np.ndarray, candidates: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """[thresholds.size + 1] sums over the regular bins of a per-prebin quantity ([candidates.size + 1]), for
+    thresholds chosen among the candidates: a value in prebin p (``candidates[p-1] <= x < candidates[p]``) passes
+    exactly the thresholds <= ``candidates[p-1]``."""
+    to_bin = np.r_[0, np.searchsorted(thresholds, candidates, side="right")].astype(np.int64)
+    return np.bincount(to_bin, weights=per_prebin, minlength=thresholds.size + 1)
 
 
 def _key_matrix(X: Any, keys: list[np.ndarray], any_categorical: bool) -> np.ndarray:
@@ -153,7 +155,7 @@ def _key_matrix(X: Any, keys: list[np.ndarray], any_categorical: bool) -> np.nda
     return matrix if matrix is not None else np.column_stack(keys)
 
 
-def _usable(x: np.ndarray, specials: list[float]) -> np.ndarray:
+def usable_values(x: np.ndarray, specials: list[float]) -> np.ndarray:
     """The values that regular bins hold: special values replaced by NaN (a copy only when there are any)."""
     if not specials:
         return x
@@ -165,7 +167,7 @@ def _check_usable(matrix: np.ndarray, bins: list[FeatureBins]) -> None:
     low, high = _kernels.value_range(matrix)  # NaN only if all NaN
     for j, f in enumerate(bins):
         if f.specials:
-            x = _usable(matrix[:, j], f.specials)
+            x = usable_values(matrix[:, j], f.specials)
             low[j], high[j] = np.fmin.reduce(x), np.fmax.reduce(x)
         if np.isnan(low[j]):
             raise DataValidationError(f"feature {f.name!r} has no usable values (all missing or special); "
@@ -338,16 +340,13 @@ class StumpBinner(TransformerMixin, BaseEstimator):
             gain = np.arange(cand.size, 0, -1, dtype=float) if self.method == "quantile" else cand_gain
             t = _select(regular_cnt, cand, gain, self.max_bins, min_count)
             if self.monotonic_trend is not None and f.kind == "numeric" and t.size:
-                to_bin = _prebin_to_bin(cand, t)
-                t = _pav_merge(t, np.bincount(to_bin, weights=regular_bad, minlength=t.size + 1),
-                               np.bincount(to_bin, weights=regular_cnt, minlength=t.size + 1), self.monotonic_trend)
+                t = _pav_merge(t, _bin_totals(regular_bad, cand, t), _bin_totals(regular_cnt, cand, t),
+                               self.monotonic_trend)
             f.thresholds = t
             f.labels = self._labels(f)
-            to_bin = _prebin_to_bin(cand, t)
             extra = slice(k, k + 1 + len(f.specials))
-            self.bin_counts_.append(
-                (np.r_[np.bincount(to_bin, weights=regular_cnt, minlength=t.size + 1), counts[j, extra]],
-                 np.r_[np.bincount(to_bin, weights=regular_bad, minlength=t.size + 1), bads[j, extra]]))
+            self.bin_counts_.append((np.r_[_bin_totals(regular_cnt, cand, t), counts[j, extra]],
+                                     np.r_[_bin_totals(regular_bad, cand, t), bads[j, extra]]))
         self.bins_ = fb
         self.n_samples_fit_ = n
         return self
@@ -395,7 +394,7 @@ class StumpBinner(TransformerMixin, BaseEstimator):
                     joint[np.isin(search[:, j], f.specials), j] = np.nan
             return stump_thresholds(joint, y, self.n_estimators, self.learning_rate, self.max_prebins,
                                     self.random_state, self.n_jobs)  # None: XGBoost's default, every core
-        prepared = [_usable(search[:, j], f.specials) for j, f in enumerate(bins)]
+        prepared = [usable_values(search[:, j], f.specials) for j, f in enumerate(bins)]
         if self.method == "stump":
             return [stump_thresholds(x[:, None], y, self.n_estimators, self.learning_rate, self.max_prebins,
                                      self.random_state, 1 if self.n_jobs is None else self.n_jobs)[0]

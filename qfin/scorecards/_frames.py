@@ -53,9 +53,9 @@ def columns_of(X: Any, categorical: Any = None) -> tuple[list[str] | None, list[
         if arr.ndim != 2:
             raise ValueError(f"X must be 2-D [n_samples, n_features]; got shape {arr.shape}")
         names = None
-        if arr.dtype.kind in "iuf" and arr.ndim == 2 and arr.shape[0] and arr.shape[1]:
+        mat = numeric_matrix(arr) if arr.size else None
+        if mat is not None:
             # fast path for numeric matrices: the columns are views of one float64 matrix (no copy when X is one)
-            mat = arr.astype(np.float64, copy=False)
             inf = np.isinf(mat)
             if inf.any() and not set(np.flatnonzero(inf.any(axis=0))) <= set(categorical or []):
                 j = int(np.flatnonzero(inf.any(axis=0))[0])

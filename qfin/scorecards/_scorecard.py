@@ -26,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.utils.validation import check_is_fitted
 
-from qfin.scorecards._binning import StumpBinner
+from qfin.scorecards._binning import StumpBinner, usable_values
 from qfin.scorecards._encoding import WoEEncoder, bin_indices
 from qfin.scorecards._frames import columns_of
 from qfin.scorecards._measures import binary_target
@@ -150,8 +150,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         _, cols, _ = columns_of(X, [j for j, f in enumerate(self.binner_.bins_) if f.kind == "categorical"])
         out = []
         for f, c in zip(self.binner_.bins_, cols):
-            x = f.keys(c)
-            out.append(np.where(np.isin(x, f.specials), np.nan, x) if f.specials else x)
+            out.append(usable_values(f.keys(c), f.specials))
         return np.column_stack(out)
 
     def decision_function(self, X: Any) -> np.ndarray:
