@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import pytest
 
 
-def test_names_load_on_first_use_and_unknown_names_are_attribute_errors():
-    code = ("import sys, qfin.hedging as h; assert 'qfin.hedging._deep' not in sys.modules; "
-            "cls = h.LSTMHedger; assert 'qfin.hedging._deep' in sys.modules; "
-            "assert vars(h)['LSTMHedger'] is cls; assert 'train_hedger' in dir(h)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+def test_names_load_on_first_use_and_unknown_names_are_attribute_errors(fresh_python):
+    fresh_python("import sys, qfin.hedging as h; assert 'qfin.hedging._deep' not in sys.modules; "
+                 "cls = h.LSTMHedger; assert 'qfin.hedging._deep' in sys.modules; "
+                 "assert vars(h)['LSTMHedger'] is cls; assert 'train_hedger' in dir(h)")
     import qfin.backtests
 
     with pytest.raises(AttributeError, match="module 'qfin.backtests' has no attribute 'nope'"):

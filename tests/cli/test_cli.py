@@ -36,11 +36,9 @@ def test_version_prints_the_package_version():
 
 @pytest.mark.parametrize("statement", ["import qfin", "import qfin.data", "import qfin.risk",
                                        "import qfin.cli"])
-def test_imports_stay_light(statement):
-    code = f"{statement}; import sys; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+def test_imports_stay_light(statement, fresh_python):
+    out = fresh_python(f"{statement}; import sys; print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    assert out.strip() == "[]"
 
 
 def test_data_list_names_every_shipped_dataset(tmp_path):

@@ -10,8 +10,6 @@ The spot values are literals read from the raw files inside the pinned archives 
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 
 import polars as pl
 import pytest
@@ -209,7 +207,6 @@ def test_import_bad_file_keeps_existing(write_csv):
     assert [p.name for p in (qfin_home() / "data").iterdir()] == ["keep.parquet"]
 
 
-def test_import_data_does_not_import_torch():
-    code = "import sys, qfin.data; qfin.data.load_dataset('sp500_index'); print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+def test_import_data_does_not_import_torch(fresh_python):
+    out = fresh_python("import sys, qfin.data; qfin.data.load_dataset('sp500_index'); print('torch' in sys.modules)")
+    assert out.strip() == "False"

@@ -44,12 +44,16 @@ def test_architecture_is_pfhedge_default_mlp():
     assert isinstance(build_hedger(HedgerConfig()), LSTMHedger)  # the default stays the LSTM
 
 
-def test_hedges_have_one_column_per_step_and_match_a_manual_unroll():
+def _small_model_and_paths(n_paths: int, seed: int) -> tuple[MLPHedger, torch.Tensor, torch.Tensor]:
+    """A seeded 2 x 8 MLPHedger and float32 spot and variance paths of a ``_market``."""
     torch.manual_seed(0)
-    model = MLPHedger(hidden=8, layers=2)
-    m = _market(5, seed=1)
-    spot = torch.as_tensor(m.spot, dtype=torch.float32)
-    var = torch.as_tensor(m.variance, dtype=torch.float32)
+    m = _market(n_paths, seed=seed)
+    return (MLPHedger(hidden=8, layers=2), torch.as_tensor(m.spot, dtype=torch.float32),
+            torch.as_tensor(m.variance, dtype=torch.float32))
+
+
+def test_hedges_have_one_column_per_step_and_match_a_manual_unroll():
+    model, spot, var = _small_model_and_paths(5, seed=1)
     with torch.no_grad():
         hedge = model(spot, var, 1.0, T, SIGMA ** 2)
         assert hedge.shape == (5, 10)
@@ -62,11 +66,7 @@ def test_hedges_have_one_column_per_step_and_match_a_manual_unroll():
 
 
 def test_hedge_at_t_uses_data_up_to_t_only():
-    torch.manual_seed(0)
-    model = MLPHedger(hidden=8, layers=2)
-    m = _market(64, seed=2)
-    spot = torch.as_tensor(m.spot, dtype=torch.float32)
-    var = torch.as_tensor(m.variance, dtype=torch.float32)
+    model, spot, var = _small_model_and_paths(64, seed=2)
     base = model(spot, var, 1.0, T, SIGMA ** 2).detach()
     for t in (0, 4, 9):
         bumped_s, bumped_v = spot.clone(), var.clone()

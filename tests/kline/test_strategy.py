@@ -274,12 +274,7 @@ def test_unregistered_kind_names_the_import(monkeypatch):
         _build(path="x", dataset="sp500_index")
 
 
-def test_importing_the_package_registers_the_kind_without_torch():
-    import subprocess
-    import sys
-
-    code = ("import sys, qfin.kline; from qfin.backtests._strategies import STRATEGIES; "
-            "assert 'kline_forecast' in STRATEGIES; assert 'torch' not in sys.modules, 'torch imported'; "
-            "qfin.kline.KlinePredictor; assert 'torch' in sys.modules")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+def test_importing_the_package_registers_the_kind_without_torch(fresh_python):
+    fresh_python("import sys, qfin.kline; from qfin.backtests._strategies import STRATEGIES; "
+                 "assert 'kline_forecast' in STRATEGIES; assert 'torch' not in sys.modules, 'torch imported'; "
+                 "qfin.kline.KlinePredictor; assert 'torch' in sys.modules")
