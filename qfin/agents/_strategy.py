@@ -19,9 +19,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from qfin.backtests._strategies import STRATEGIES, WeightStrategy
 from qfin.envs import logits_to_weights
 from qfin.errors import SpecError
+from qfin.strategy import WeightStrategy, register_strategy
 
 from ._checkpoint import Agent, load_agent
 
@@ -93,4 +93,4 @@ def agent_strategy(path: str | Path | Agent, name: str = "agent") -> AgentStrate
     return AgentStrategy(name=name, path=path)
 
 
-STRATEGIES.setdefault(AgentStrategy.kind, AgentStrategy)
+register_strategy(AgentStrategy.kind, AgentStrategy)

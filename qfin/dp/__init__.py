@@ -6,15 +6,14 @@ and other objectives of the return distribution exactly over stock-augmented sta
 gives the exact law of the return of any policy. For large problems ``solve(..., method="quantile")`` or
 ``method="categorical"`` approximate the return laws (``categorical_projection`` is the latter's Cramér
 projection onto a grid) and report the exact value of the policy they find. Finance problems ship in
-:mod:`qfin.dp.problems`; ``solve_spec`` runs a PROBLEM.toml; ``train_qrdqn`` is the deep variant (QR-DQN on the
-stock-augmented env).
+:mod:`qfin.dp.problems`; ``solve_spec`` runs a PROBLEM.toml. The deep variant (QR-DQN on the stock-augmented
+environment) is :func:`qfin.agents.train_qrdqn`; ``policy_result`` is how it reports its policy's exact value.
 """
 
-from qfin._lazy import lazy_names
 from qfin.dp import problems
 from qfin.dp._categorical import categorical_projection
 from qfin.dp._distribution import ReturnDistribution, lower_tail_mean_weighted
-from qfin.dp._exact import DPResult, achievable_returns, evaluate_policy
+from qfin.dp._exact import DPResult, achievable_returns, evaluate_policy, policy_result
 from qfin.dp._mdp import FiniteMDP
 from qfin.dp._objectives import (
     CVaR,
@@ -34,7 +33,6 @@ __all__ = [
     "DPSpec",
     "ExpectedUtility",
     "FiniteMDP",
-    "FiniteMDPEnv",
     "Homeostatic",
     "MeanCVaR",
     "Objective",
@@ -47,11 +45,8 @@ __all__ = [
     "load_spec",
     "lower_tail_mean_weighted",
     "plot_return_distributions",
+    "policy_result",
     "problems",
     "solve",
     "solve_spec",
-    "train_qrdqn",
 ]
-
-# The deep variant pulls in gymnasium, torch and sb3-contrib: imported only when asked for.
-__getattr__, __dir__ = lazy_names(__name__, {"FiniteMDPEnv": "_deep", "train_qrdqn": "_deep"})

@@ -24,7 +24,7 @@ from qfin.dp._mdp import FiniteMDP
 from qfin.dp._objectives import Objective
 from qfin.errors import QfinError
 
-__all__ = ["DPResult", "achievable_returns", "evaluate_policy", "solve_exact"]
+__all__ = ["DPResult", "achievable_returns", "evaluate_policy", "policy_result", "solve_exact"]
 
 _TIE_TOL = 1e-12
 
@@ -175,7 +175,7 @@ class DPResult:
         _propagate(self.mdp, self.horizon, self.initial_stock, self._quantum, self._actions_at, record)
         rows = []
         for t, s, y, p, act in record:
-            for yi, pi, ai in zip(y, p, act):
+            for yi, pi, ai in zip(y, p, act, strict=True):
                 rows.append({"t": t, "state": s, "stock": float(yi / self.mdp.gamma ** t), "action": int(ai),
                              "probability": float(pi)})
         return rows
@@ -278,6 +278,28 @@ def _propagate(mdp, horizon, c0, q, actions_at, record=None):
     return ReturnDistribution.from_atoms(_snap(ys - _snap(c0, q), q), ps)
 
 
+def policy_result(mdp: FiniteMDP, objective: Objective, initial_stock: float,
+                  actions_at: Callable[[int, int, np.ndarray], np.ndarray], *, method: str,
+                  approx_value: float | None = None, atom_tol: float = 1e-9) -> DPResult:
+    """The exact :class:`DPResult` of a vectorised stock-augmented policy started at ``initial_stock``.
+
+    ``actions_at(t, state, y)`` maps the partial sums y [n] (c0 + sum_{k<t} gamma^k r_k) to actions [n]. This is
+    how a solver outside this package (the QR-DQN variant in :mod:`qfin.agents`) reports the exact objective of
+    the policy it learnt, with ``approx_value`` its own estimate.
+    """
+    q = _quantum(atom_tol)
+    horizon = mdp.horizon if mdp.horizon is not None else mdp.effective_horizon(1e-6)
+    dist = _propagate(mdp, horizon, float(initial_stock), q, actions_at)
+
+    def policy_fn(t, s, stock):
+        return int(actions_at(t, s, np.array([stock * mdp.gamma ** t]))[0])
+
+    return DPResult(value=objective.evaluate(dist), initial_stock=float(initial_stock), distribution=dist,
+                    horizon=horizon, method=method, objective=objective, mdp=mdp,
+                    approx_value=None if approx_value is None else float(approx_value), _policy_fn=policy_fn,
+                    _actions_at=actions_at, _quantum=q)
+
+
 def evaluate_policy(mdp: FiniteMDP, policy: Any, stock: float = 0.0, *, horizon: int | None = None,
                     atom_tol: float = 1e-9, truncation_tol: float = 1e-6) -> ReturnDistribution:
     """The exact law of the return G of any policy (policy evaluation by forward propagation of atoms).
@@ -330,7 +352,7 @@ def solve_exact(mdp: FiniteMDP, objective: Objective, *, algorithm: str = "value
         raise QfinError(f"algorithm must be 'value_iteration' or 'policy_iteration'; got {algorithm!r}")
     grid0 = tables.stocks[0][mdp.initial_state]
     v0 = tables.values[0][mdp.initial_state][_lookup(grid0, starts)]
-    scores = np.array([objective.score(c, v) for c, v in zip(starts, v0)])
+    scores = np.array([objective.score(c, v) for c, v in zip(starts, v0, strict=True)])
     best = int(np.argmax(scores >= scores.max() - _TIE_TOL * max(1.0, abs(scores.max()))))
     c0 = float(starts[best])
     pol = _ExactPolicy(mdp, objective, tables, q)

@@ -15,9 +15,8 @@ is an error, not a silent mismatch.
 
 The kind is registered on ``import qfin.kline`` (``qfin backtest`` imports it for specs that use the kind;
 from Python, import it before :func:`qfin.backtests.run_backtest`). This module imports only the strategy
-registry, the :class:`WeightStrategy` base and its :class:`StrategyFitError` from ``qfin.backtests`` (a
-sideways import within layer 1, kept to that contract); torch, the checkpoint and the bars load when a
-strategy is built.
+registry, the :class:`WeightStrategy` base and its errors from the layer-0 contract :mod:`qfin.strategy`;
+torch, the checkpoint and the bars load when a strategy is built.
 """
 
 from __future__ import annotations
@@ -31,8 +30,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from qfin.backtests._strategies import STRATEGIES, StrategyFallbackWarning, StrategyFitError, WeightStrategy
 from qfin.errors import DatasetNotFoundError, DataValidationError, QfinError, SpecError
+from qfin.strategy import StrategyFallbackWarning, StrategyFitError, WeightStrategy, register_strategy
 
 from ._normalize import FEATURES
 
@@ -266,7 +265,7 @@ def _load_predictor(path: str | Path, where: str):
     except Exception as err:  # missing folder, incomplete or damaged files, another config's weights
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise SpecError(f"{where}: path {str(path)!r} is not a usable K-line checkpoint ({first}); train one "
-                        "with `qfin kline train` or `python models/pretrain_kline.py`") from err
+                        "with `qfin kline train` or `.venv/bin/python models/pretrain_kline.py`") from err
 
 
 def _load_bars(dataset: str, bars: Any, where: str) -> dict[str, tuple[np.ndarray, np.ndarray, Any]]:
@@ -306,4 +305,4 @@ def _load_bars(dataset: str, bars: Any, where: str) -> dict[str, tuple[np.ndarra
     return out
 
 
-STRATEGIES.setdefault(KlineForecastStrategy.kind, KlineForecastStrategy)
+register_strategy(KlineForecastStrategy.kind, KlineForecastStrategy)

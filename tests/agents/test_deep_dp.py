@@ -7,13 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from qfin.dp import (
-    FiniteMDPEnv,
-    ProbabilityOfTarget,
-    evaluate_policy,
-    solve,
-    train_qrdqn,
-)
+from qfin.agents import FiniteMDPEnv, train_qrdqn
+from qfin.dp import ProbabilityOfTarget, evaluate_policy, solve
 from qfin.errors import QfinError
 from tests.dp.test_exact import hidden_history_mdp, random_mdp
 

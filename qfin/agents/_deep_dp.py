@@ -1,5 +1,6 @@
 """Deep stock-augmented distributional RL: QR-DQN (sb3-contrib) acting on f(c + predicted quantiles).
 
+The deep variant of :mod:`qfin.dp` (it lives here, above the environments it trains on).
 Pires et al. (2025, Sec. 7) turn a distributional agent into an objective optimiser by (i) giving it the stock c
 as an input (``qfin.envs.StockAugmentation``), (ii) choosing actions, both when acting and in the bootstrap
 target, by argmax_a mean_i f(c + Z_i(x, a)) over the predicted quantiles instead of their mean, and (iii) drawing
@@ -15,9 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from qfin.dp._exact import DPResult, _propagate, _quantum, achievable_returns
-from qfin.dp._mdp import FiniteMDP
-from qfin.dp._objectives import Objective
+from qfin.dp import DPResult, FiniteMDP, Objective, achievable_returns, policy_result
 from qfin.errors import QfinError
 
 __all__ = ["FiniteMDPEnv", "train_qrdqn"]
@@ -93,9 +92,7 @@ def train_qrdqn(mdp: FiniteMDP, objective: Objective, *, total_timesteps: int = 
     import torch as th
     from sb3_contrib import QRDQN
 
-    from qfin.envs import (
-        StockAugmentation,  # the environments layer's wrapper (c_{t+1} = (c_t + r_t) / gamma)
-    )
+    from qfin.envs import StockAugmentation  # the environments' wrapper (c_{t+1} = (c_t + r_t) / gamma)
 
     if mdp.gamma != 1.0 or mdp.horizon is None:
         raise QfinError("train_qrdqn needs a finite horizon and gamma = 1 (the utility then applies to c_t plus "
@@ -149,15 +146,10 @@ def train_qrdqn(mdp: FiniteMDP, objective: Objective, *, total_timesteps: int = 
 
     z0 = quantiles_at(0, mdp.initial_state, starts)
     est = objective.utility(starts[:, None, None] + z0.cpu().numpy().astype(float)).mean(axis=1).max(axis=1)
-    scores = np.array([objective.score(c, v) for c, v in zip(starts, est)])
+    scores = np.array([objective.score(c, v) for c, v in zip(starts, est, strict=True)])
     k = int(np.argmax(scores))
-    c0 = float(starts[k])
-    q = _quantum(1e-9)
-    dist = _propagate(mdp, horizon, c0, q, actions_at)
-    result = DPResult(value=objective.evaluate(dist), initial_stock=c0, distribution=dist, horizon=horizon,
-                      method="qrdqn", objective=objective, mdp=mdp, approx_value=float(scores[k]),
-                      _policy_fn=lambda t, s, c: int(actions_at(t, s, np.array([c]))[0]), _actions_at=actions_at,
-                      _quantum=q)
+    result = policy_result(mdp, objective, float(starts[k]), actions_at, method="qrdqn",
+                           approx_value=float(scores[k]))
     result.model = model  # the trained sb3-contrib QRDQN
     return result
 

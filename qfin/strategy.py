@@ -1,0 +1,191 @@
+"""The strategy contract (layer 0): the base class every weight strategy derives from, the registry of strategy
+kinds that backtest specs name, and the strategy errors.
+
+A strategy turns a window of past simple returns into target weights with CASH AT INDEX 0. At a decision bar
+b, :meth:`WeightStrategy.decide` hands :meth:`WeightStrategy.target_weights` the ``lookback`` returns ending at
+b inclusive, r_t = close_t / close_{t-1} - 1 for t = b - lookback + 1 .. b, built from ``close[: b + 1]`` only,
+so nothing after bar b's close can reach the decision (no look-ahead).
+
+Capabilities add their kinds with :func:`register_strategy` (the built-in baselines live in
+``qfin.backtests``, the K-line forecast in ``qfin.kline``, trained agents in ``qfin.agents``), so the backtest
+runner finds every kind here without importing the packages that define them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from qfin.errors import DataValidationError, QfinError, SpecError
+
+__all__ = [
+    "STRATEGIES", "Fallback", "StrategyFallbackWarning", "StrategyFitError", "StrategyOutputError",
+    "WeightStrategy", "register_strategy",
+]
+
+Fallback = Literal["raise", "previous"]
+
+class StrategyFitError(QfinError):
+    """A strategy's fit failed on a window (solver error, infeasible problem, non-finite weights)."""
+
+
+class StrategyOutputError(QfinError):
+    """A strategy or policy returned weights of the wrong shape, non-finite, or not summing to one."""
+
+
+class StrategyFallbackWarning(UserWarning):
+    """A strategy built with ``fallback="previous"`` kept its previous target because a fit failed."""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+@dataclass(frozen=True, kw_only=True)
+class WeightStrategy(ABC):
+    """Base of the weight strategies.
+
+    Attributes
+    ----------
+    name : label of the strategy in reports (defaults to its kind).
+    lookback : bars of return history a decision needs (0 = none).
+    fallback : "raise" (default): a failed fit raises :class:`StrategyFitError`; "previous": keep the previous
+        target for that decision (the engine rebalances back to it) and warn. A failure at the first decision
+        always raises: there is no previous target to keep.
+    rebalances : class flag; False for strategies that trade only at their first decision (the runner then
+        passes only the first decision bar).
+    """
+
+    kind: ClassVar[str] = "weights"
+    rebalances: ClassVar[bool] = True
+    uses_history: ClassVar[bool] = True  # False: the targets ignore returns, so lookback must be 0
+    min_lookback: ClassVar[int] = 0  # smallest lookback the fit can work with
+
+    name: str = "weights"
+    lookback: int = 0
+    fallback: Fallback = "raise"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise SpecError(f"strategy ({self.kind}): name must be a non-empty string, got {self.name!r}")
+        where = f"strategy {self.name!r} ({self.kind})"
+        if not self.uses_history and self.lookback != 0:
+            raise SpecError(f"{where}: uses no return history, so it takes no lookback (got {self.lookback!r}); "
+                            "remove the lookback key")
+        if not _is_int(self.lookback) or self.lookback < self.min_lookback:
+            raise SpecError(f"{where}: lookback must be an integer number of bars >= {self.min_lookback}, "
+                            f"got {self.lookback!r}")
+        if self.fallback not in ("raise", "previous"):
+            raise SpecError(f"{where}: fallback must be 'raise' or 'previous', got {self.fallback!r}")
+        self._check_params(where)
+
+    def _check_params(self, where: str) -> None:  # noqa: B027 (optional hook)
+        """Validate subclass parameters at construction; ``where`` names the strategy in messages."""
+
+    def _check_assets(self, n_assets: int, where: str) -> None:  # noqa: B027 (optional hook)
+        """Validate parameters that depend on the number of assets N (checked once per :meth:`decide`)."""
+
+    @abstractmethod
+    def target_weights(self, returns: np.ndarray) -> np.ndarray:
+        """Target weights [N + 1], cash first, summing to one, from a [lookback, N] window of simple returns."""
+
+    def decide(self, close: np.ndarray, decision_bars: np.ndarray, progress: Callable[[], object] | None = None,
+               timestamps: np.ndarray | None = None) -> np.ndarray:
+        """Target weights at each decision bar, each from data up to and including that bar's close.
+
+        Parameters
+        ----------
+        close : [T, N] closing prices, positive and finite.
+        decision_bars : [R] strictly increasing bar indices, each >= ``lookback`` (a window needs
+            ``lookback`` returns, i.e. ``lookback + 1`` closes, ending at the bar).
+        progress : called with no argument once per decision (e.g. to advance a progress bar).
+        timestamps : optional [T] datetime64, used only to print dates in error messages.
+
+        Returns
+        -------
+        [R, N + 1] float64 targets, cash first, rows summing to one.
+        """
+        close, bars = self._check_inputs(close, decision_bars)
+        returns = close[1:] / close[:-1] - 1.0  # returns[t - 1] ends at bar t
+        targets = np.empty((len(bars), close.shape[1] + 1))
+        for k, bar in enumerate(bars):
+            window = returns[bar - self.lookback: bar]
+            try:
+                targets[k] = self.target_weights(window)
+            except StrategyFitError as err:
+                where = _where(self.name, k, bar, timestamps)
+                if self.fallback == "previous" and k > 0:
+                    warnings.warn(f"{where}: {err}; kept the previous target (fallback='previous')",
+                                  StrategyFallbackWarning, stacklevel=2)
+                    targets[k] = targets[k - 1]
+                elif self.fallback == "previous":
+                    raise StrategyFitError(f"{where}: {err} (no previous target to keep at the first "
+                                           "decision)") from err
+                else:
+                    raise StrategyFitError(f"{where}: {err}; build the strategy with fallback = 'previous' to "
+                                           "keep the previous target instead") from err
+            except StrategyOutputError as err:
+                raise StrategyOutputError(f"{_where(self.name, k, bar, timestamps)}: {err}") from err
+            if progress is not None:
+                progress()
+        return targets
+
+    def _check_inputs(self, close: np.ndarray, decision_bars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        where = f"strategy {self.name!r} ({self.kind})"
+        close = np.asarray(close, dtype=np.float64)
+        if close.ndim != 2 or close.shape[1] == 0:
+            raise SpecError(f"{where}: close must be a [T, N] array of prices with N >= 1, got shape {close.shape}")
+        bad = ~np.isfinite(close) | (close <= 0.0)
+        if bad.any():
+            rows = np.unique(np.nonzero(bad)[0])[:5].tolist()
+            raise DataValidationError(f"{where}: close prices must be positive and finite; bad rows {rows}",
+                                      rule="non_positive_price", column="close", rows=rows)
+        bars = np.asarray(decision_bars)
+        if bars.ndim != 1 or (len(bars) and not np.issubdtype(bars.dtype, np.integer)):
+            raise SpecError(f"{where}: decision_bars must be a 1-D array of integer bar indices, got "
+                            f"dtype {bars.dtype} with shape {bars.shape}")
+        bars = bars.astype(np.int64)
+        if len(bars) and (bars[0] < 0 or bars[-1] >= len(close) or np.any(np.diff(bars) <= 0)):
+            raise SpecError(f"{where}: decision_bars must be strictly increasing bar indices in "
+                            f"[0, {len(close) - 1}], got {bars[:5].tolist()}{' ...' if len(bars) > 5 else ''}")
+        if len(bars) and bars[0] < self.lookback:
+            raise SpecError(f"{where}: lookback {self.lookback} bars needs decisions at bar >= {self.lookback}, "
+                            f"but the first decision is at bar {bars[0]}; start later or shorten the lookback")
+        self._check_assets(close.shape[1], where)
+        return close, bars
+
+
+def _where(name: str, k: int, bar: int, timestamps: np.ndarray | None) -> str:
+    date = f", {np.asarray(timestamps)[bar].astype('M8[D]')}" if timestamps is not None else ""
+    return f"strategy {name!r} at decision {k} (bar {bar}{date})"
+
+
+# kind -> strategy class; filled by register_strategy as the packages that define strategies are imported
+STRATEGIES: dict[str, type[WeightStrategy]] = {}
+
+
+def register_strategy(kind: str, cls: type[WeightStrategy]) -> type[WeightStrategy]:
+    """Make ``kind`` (the ``kind`` key of a backtest spec's strategy) build ``cls``; returns ``cls``.
+
+    Registering the same class again is a no-op; a kind already taken by another class is an error, so two
+    packages can never silently shadow each other's strategies.
+    """
+    if not isinstance(kind, str) or not kind.strip():
+        raise SpecError(f"register_strategy: kind must be a non-empty string, got {kind!r}")
+    if not (isinstance(cls, type) and issubclass(cls, WeightStrategy)):
+        raise SpecError(f"register_strategy({kind!r}): expected a WeightStrategy subclass, got {cls!r}")
+    known = STRATEGIES.get(kind)
+    if known is not None and known is not cls:
+        raise SpecError(f"register_strategy: kind {kind!r} is already taken by {known.__module__}."
+                        f"{known.__qualname__}; choose another kind")
+    STRATEGIES[kind] = cls
+    return cls
