@@ -60,6 +60,7 @@ def load_frame(path: str, loader: str = "pandas"):
 
 def qfin_signals(frame, fast, slow):
     import numpy as np
+
     from qfin.backtests import sma_crossover_exposure
 
     return sma_crossover_exposure(np.asarray(frame["Close"], dtype=np.float64), fast, slow)
@@ -67,6 +68,7 @@ def qfin_signals(frame, fast, slow):
 
 def qfin_simulate(frame, exposure):
     import numpy as np
+
     from qfin.backtests import run_signals
 
     run = run_signals(np.asarray(frame["Close"], dtype=np.float64), exposure,
@@ -165,7 +167,7 @@ def bt_grid(frame) -> list[float]:
         warnings.simplefilter("ignore")
         _, heatmap = backtest.optimize(n1=list(FAST_GRID), n2=list(SLOW_GRID), maximize="Equity Final [$]",
                                        return_heatmap=True)
-    return [float(heatmap[(f, s)]) for f, s in zip(*grid_pairs())]
+    return [float(heatmap[(f, s)]) for f, s in zip(*grid_pairs(), strict=True)]
 
 
 WORK = {

@@ -85,7 +85,8 @@ def peer_finite_horizon(mdp, python, repeats):
         path = Path(tmp) / "mdp.npz"
         np.savez(path, transitions=mdp.transitions, rewards=mdp.rewards[..., 0], horizon=mdp.horizon,
                  initial_state=mdp.initial_state)
-        run = subprocess.run([python, "-c", PEER_CODE, str(path), str(repeats)], capture_output=True, text=True, check=False)
+        run = subprocess.run([python, "-c", PEER_CODE, str(path), str(repeats)], capture_output=True, text=True,
+                             check=False)
     if run.returncode != 0:
         print(f"  peer unavailable: {run.stderr.strip().splitlines()[-1] if run.stderr.strip() else run.returncode}")
         return None
@@ -131,8 +132,8 @@ def main() -> None:
     t_big, cpu_big = time.perf_counter() - t0, time.process_time() - c0
     exact = solve(big, CVaR(0.1))
     # CPU time as well: on a shared machine the wall time includes waiting for a core
-    print(f"  {t_big:.2f} s wall, {cpu_big:.2f} s CPU (target < 10 s); policy's Monte Carlo CVaR {qres.value:.4f}, quantile estimate "
-          f"{qres.approx_value:.4f}, exact optimum {exact.value:.4f}")
+    print(f"  {t_big:.2f} s wall, {cpu_big:.2f} s CPU (target < 10 s); policy's Monte Carlo CVaR {qres.value:.4f}, "
+          f"quantile estimate {qres.approx_value:.4f}, exact optimum {exact.value:.4f}")
     results.append({"name": "dp_quantile_1e6_state_atoms", "qfin_s": t_big, "peer": "none (absolute figure)",
                     "peer_s": math.nan, "ratio": math.nan, "cpu_s": cpu_big, "mc_value": qres.value,
                     "quantile_estimate": qres.approx_value, "exact_optimum": exact.value})

@@ -22,7 +22,8 @@ import numpy as np
 
 REPEATS = 3
 CASES = {
-    "volvol_30d": {"maturity": 30 / 365, "rate": 0.02, "v0": 0.04, "kappa": 1.5, "theta": 0.06, "sigma": 1.5, "rho": -0.8},
+    "volvol_30d": {"maturity": 30 / 365, "rate": 0.02, "v0": 0.04, "kappa": 1.5, "theta": 0.06, "sigma": 1.5,
+                   "rho": -0.8},
     "ordinary_1y": {"maturity": 1.0, "rate": 0.03, "v0": 0.04, "kappa": 2.0, "theta": 0.04, "sigma": 0.3, "rho": -0.7},
 }
 
@@ -71,7 +72,8 @@ def bench_pricing() -> list[dict]:
                              "ratio": p_s / q_s, "max_abs_diff": diff})
         except ImportError:
             print("QuantLib not installed: peer skipped")
-            rows.append({"name": f"heston_price_{name}_21_strikes", "qfin_s": q_s, "peer": None, "peer_s": None, "ratio": None})
+            rows.append({"name": f"heston_price_{name}_21_strikes", "qfin_s": q_s, "peer": None, "peer_s": None,
+                         "ratio": None})
     return rows
 
 

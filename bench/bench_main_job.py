@@ -274,7 +274,7 @@ def main() -> None:
         v_batched_s, v_wide = best_of(lambda: vbt_engine_batched(close_wide, size_wide, groups, fee, cash), args.warm)
         # Accounting check: vectorbt fed qfin's post-trade share counts.
         exact = {}
-        for name, (bars, _) in decided.items():
+        for name in decided:
             q = q_runs[name]
             rows = q.trade_bars
             shares = q.weights[rows, 1:] * q.equity[rows, None] / close[rows]
@@ -332,7 +332,8 @@ def main() -> None:
     results.append({
         "name": "main_job_process", "qfin_s": job_s, "peer": f"budget {JOB_BUDGET_S:g} s (no peer runs this job)",
         "peer_s": JOB_BUDGET_S, "ratio": JOB_BUDGET_S / job_s, "target": f"whole job < {JOB_BUDGET_S:g} s on 2 cores",
-        "meets_target": job_ok, "cores": n_cores, "runs_s": job_times, "cpu_s": job_cpu, "fit_s": fit_s, "fit_s_by_strategy": fit_times,
+        "meets_target": job_ok, "cores": n_cores, "runs_s": job_times, "cpu_s": job_cpu, "fit_s": fit_s,
+        "fit_s_by_strategy": fit_times,
         "engine_s": q_engine_s, "loadavg_1min_before": load_before, "loadavg_1min_after": os.getloadavg()[0],
     })
 

@@ -115,8 +115,14 @@ def record_estimates(path: Path) -> None:
     """SCOPE-RL's TIS/PDIS/DR and self-normalised forms on a small logged dataset (200 x 5, exact Q perturbed, so DR's
     Q model is wrong), for tests/ope/scope_rl_estimates.json. The test rebuilds the data with make_data(200, 5)."""
     import scope_rl
-    from scope_rl.ope.discrete import (DoublyRobust, PerDecisionImportanceSampling, SelfNormalizedDR,
-                                       SelfNormalizedPDIS, SelfNormalizedTIS, TrajectoryWiseImportanceSampling)
+    from scope_rl.ope.discrete import (
+        DoublyRobust,
+        PerDecisionImportanceSampling,
+        SelfNormalizedDR,
+        SelfNormalizedPDIS,
+        SelfNormalizedTIS,
+        TrajectoryWiseImportanceSampling,
+    )
 
     data, q = make_data(200, 5)
     inputs = scope_inputs(data, 0.5 * q + 0.1)

@@ -9,7 +9,8 @@ and no decreasing timestamps per symbol.
   the same checks in pandas (``isna``, ``np.isinf``, comparisons, ``duplicated``, ``groupby().diff()``).
   For context it also times ``pandas.read_csv(engine="pyarrow")`` with the same checks (not the ratio's peer).
 
-Best of 7 each after one warm-up call (the box is shared: more repeats, steadier minimum). ``--json PATH`` writes {"name", "qfin_s", "peer", "peer_s", "ratio"} (ratio = peer / qfin).
+Best of 7 each after one warm-up call (the box is shared: more repeats, steadier minimum). ``--json PATH`` writes
+{"name", "qfin_s", "peer", "peer_s", "ratio"} (ratio = peer / qfin).
 """
 
 from __future__ import annotations

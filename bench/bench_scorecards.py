@@ -54,6 +54,7 @@ def make_data(rows: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def run_qfin(X, y, max_search_rows):
     import xgboost  # noqa: F401  (imported lazily by the binner; imports are outside the timing, as for the peers)
+
     from qfin.scorecards import StumpBinner, WoEEncoder
     options = {} if max_search_rows is None else {"max_search_rows": max_search_rows}
     t = _clock()

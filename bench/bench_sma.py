@@ -112,7 +112,7 @@ def _check_grid(frame, finals: dict[str, list[float]]) -> list[str]:
 
     fast, slow = (np.asarray(v) for v in _peers.grid_pairs())
     averages = moving_average(frame["Close"].to_numpy(), np.arange(1, slow.max() + 1))
-    tie = np.array([np.any(averages[:, f - 1] == averages[:, s - 1]) for f, s in zip(fast, slow)])
+    tie = np.array([np.any(averages[:, f - 1] == averages[:, s - 1]) for f, s in zip(fast, slow, strict=True)])
     ours = _cents(finals["qfin"])
     notes = []
     for engine in ENGINES[1:]:

@@ -1,9 +1,9 @@
 """Pre-train the K-line foundation model on every shipped OHLCV series, then evaluate it on the test span.
 
-    python models/pretrain_kline.py                       # CPU config: 2 cores, well under 10 minutes
-    python models/pretrain_kline.py --config gpu          # the larger config (use a GPU-backed torch)
-    python models/pretrain_kline.py --config my.json      # a KlineTrainConfig as JSON (unknown keys: error)
-    python models/pretrain_kline.py --evaluate            # also write evaluation.json / evaluation.md
+    .venv/bin/python models/pretrain_kline.py                       # CPU config: 2 cores, well under 10 minutes
+    .venv/bin/python models/pretrain_kline.py --config gpu          # the larger config (use a GPU-backed torch)
+    .venv/bin/python models/pretrain_kline.py --config my.json      # a KlineTrainConfig as JSON (unknown keys: error)
+    .venv/bin/python models/pretrain_kline.py --evaluate            # also write evaluation.json / evaluation.md
 
 Checkpoints land in models/artifacts/kline-<config>/ (git-ignored); an interrupted run resumes from the last
 checkpoint when started again with the same config (--fresh starts over). The evaluation calibrates the

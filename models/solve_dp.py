@@ -1,10 +1,10 @@
 """Solve the shipped distributional-DP finance problems (or a PROBLEM.toml) and show the results.
 
-    python models/solve_dp.py                       # all specs in models/dp/
-    python models/solve_dp.py models/dp/liquidation.toml --out models/artifacts/dp
+    .venv/bin/python models/solve_dp.py                       # all specs in models/dp/
+    .venv/bin/python models/solve_dp.py models/dp/liquidation.toml --out models/artifacts/dp
 
-Each spec runs through `qfin dp solve SPEC --out DIR`: the optimal objective value, the stock-augmented policy on the states it reaches (a table), and a
-PNG of the optimal return distribution beside the risk-neutral one.
+Each spec runs through `qfin dp solve SPEC --out DIR`: the optimal objective value, the stock-augmented policy on
+the states it reaches (a table), and a PNG of the optimal return distribution beside the risk-neutral one.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Build, evaluate and save a credit scorecard on the UCI German credit data, as plain library use.
 
-    python scorecards/german_credit.py [OUT_DIR]        # default runs/scorecards
+    .venv/bin/python scorecards/german_credit.py [--out OUT_DIR]     # default runs/scorecards
 
 Writes to OUT_DIR: metrics.json (test AUC/Gini/KS with bootstrap intervals for the three encodings),
 iv_table.csv (IV with delta-method SEs), points_table.csv, frontier.csv, stability.csv, PNG charts (WoE per
@@ -11,7 +11,7 @@ The same build from the command line: `qfin scorecard build german_credit --targ
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 from qfin.data import load_dataset
@@ -29,8 +29,20 @@ def main(out: Path) -> dict:
     return result["test_metrics"]
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line arguments: where to write the scorecard (the positional form is kept for old scripts)."""
+    parser = argparse.ArgumentParser(description="Build, evaluate and save the German credit scorecard.")
+    parser.add_argument("out_dir", nargs="?", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default runs/scorecards)")
+    args = parser.parse_args(argv)
+    if args.out is not None and args.out_dir is not None:
+        parser.error("give the output folder once: either --out OUT_DIR or OUT_DIR, not both")
+    args.out = (args.out or args.out_dir or Path("runs/scorecards")).resolve()
+    return args
+
+
 if __name__ == "__main__":
-    out_dir = Path(sys.argv[1] if len(sys.argv) > 1 else "runs/scorecards").resolve()
+    out_dir = parse_args().out
     metrics = main(out_dir)
     for enc, v in metrics.items():
         print(f"{enc:7s} test AUC {v['auc']['value']:.3f} [{v['auc']['ci_low']:.3f}, {v['auc']['ci_high']:.3f}]"

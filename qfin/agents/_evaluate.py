@@ -50,9 +50,9 @@ def rollout(agent: Agent, **overrides: Any) -> Rollout:
 
 def summarize_seeds(returns_by_seed: dict[Any, np.ndarray], benchmark: np.ndarray,
                     periods_per_year: float = 252) -> dict[str, dict[str, float]]:
-    """Per metric: mean and spread (sample std, ddof 1; NaN for one seed) across seeds of annualised Sharpe, CAGR, max drawdown,
-    plus the mean probabilistic Sharpe ratio P(SR > SR_benchmark) of the per-period returns; the benchmark's own
-    figures under ``"benchmark"``."""
+    """Per metric: mean and spread (sample std, ddof 1; NaN for one seed) across seeds of annualised Sharpe, CAGR,
+    max drawdown, plus the mean probabilistic Sharpe ratio P(SR > SR_benchmark) of the per-period returns; the
+    benchmark's own figures under ``"benchmark"``."""
     from qfin.risk import cagr, max_drawdown, probabilistic_sharpe_ratio, sharpe_ratio
 
     bench = np.asarray(benchmark, dtype=np.float64)
@@ -90,7 +90,8 @@ def evaluate(agents: dict[str, Any], spec: dict[str, Any], benchmark: str = "equ
     from qfin.backtests import run_backtest
 
     spec = {**spec, "strategies": [*spec.get("strategies", []),
-                                   *({"kind": "agent", "name": name, "path": str(path)} for name, path in agents.items())]}
+                                   *({"kind": "agent", "name": name, "path": str(path)}
+                                     for name, path in agents.items())]}
     result = run_backtest(spec, out_dir=out_dir, progress=progress)
     if benchmark not in result.runs:
         from qfin.errors import SpecError

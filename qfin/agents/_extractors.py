@@ -1,4 +1,5 @@
-"""Feature extractors for the portfolio observation ``[features, assets, window]`` (see :class:`qfin.envs.PortfolioEnv`).
+"""Feature extractors for the portfolio observation ``[features, assets, window]``
+(see :class:`qfin.envs.PortfolioEnv`).
 
 - :class:`EIIEExtractor`: Jiang, Xu & Liang (2017), "A Deep Reinforcement Learning Framework for the Financial
   Portfolio Management Problem", §5: the price tensor is an image with one row per asset; convolutions of kernel

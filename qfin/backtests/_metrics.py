@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from qfin.risk import (annual_volatility, cagr, calmar_ratio, expected_shortfall, max_drawdown, sharpe_ratio,
-                       simple_returns, sortino_ratio, total_return)
+from qfin.risk import (
+    annual_volatility,
+    cagr,
+    calmar_ratio,
+    expected_shortfall,
+    max_drawdown,
+    sharpe_ratio,
+    simple_returns,
+    sortino_ratio,
+    total_return,
+)
 
 METRIC_NAMES = ("total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "calmar", "cvar_95",
                 "turnover")

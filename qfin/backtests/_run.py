@@ -205,7 +205,8 @@ def run_backtest(spec: BacktestSpec | dict[str, Any] | str | Path, out_dir: str 
                for name, run in runs.items()}
     timestamps = market.timestamps[first: last + 1]
     notes = {
-        "data": f"{market.source}: {len(market.assets)} asset{'s' if len(market.assets) != 1 else ''}, {timestamps[0].astype('M8[D]')} .. "
+        "data": f"{market.source}: {len(market.assets)} asset{'s' if len(market.assets) != 1 else ''}, "
+                f"{timestamps[0].astype('M8[D]')} .. "
                 f"{timestamps[-1].astype('M8[D]')} ({len(timestamps)} bars)",
         "execution": ("decisions at each bar's close, filled at that close" if spec.execution == "close" else
                       "decisions at each bar's close, filled at the next bar's open"),

@@ -88,7 +88,7 @@ def run_sweep(spec: BacktestSpec, grid: dict[str, list[Any]], *, strategy: str |
         raise SpecError(f"--sort {sort_by!r}: choose one of {', '.join(METRIC_NAMES)}")
     item = _pick(spec, strategy)
     names = list(grid)
-    points = [dict(zip(names, values)) for values in itertools.product(*grid.values())]
+    points = [dict(zip(names, values, strict=True)) for values in itertools.product(*grid.values())]
     if item.kind == "sma_crossover":
         points = [p for p in points if int(p.get("fast", item.params.get("fast", 10))) <
                   int(p.get("slow", item.params.get("slow", 30)))]
@@ -103,7 +103,7 @@ def run_sweep(spec: BacktestSpec, grid: dict[str, list[Any]], *, strategy: str |
         tasks = [_point_spec(spec, item, point).model_dump(mode="json") for point in points]
         metrics = parallel.map(_run_point, tasks, backend=backend, n_workers=n_workers, address=address,
                                progress=progress, description=f"sweeping {item.label}")
-    rows = [{**point, **row} for point, row in zip(points, metrics)]
+    rows = [{**point, **row} for point, row in zip(points, metrics, strict=True)]
     descending = sort_by not in ("volatility", "cvar_95", "turnover")
     rows.sort(key=lambda r: (-r[sort_by] if descending else r[sort_by]))
     return SweepResult(rows, names, sort_by, vectorised)

@@ -22,7 +22,8 @@ REPORTED = ("mean", "std", "cvar_95", "entropic", "costs")
 
 @hedge_app.command("train")
 def train_command(
-    config: Path = typer.Argument(..., help="TOML of ExperimentConfig keys, with a [hedger] table of HedgerConfig keys."),
+    config: Path = typer.Argument(...,
+                                  help="TOML of ExperimentConfig keys, with a [hedger] table of HedgerConfig keys."),
     out: Path = typer.Option(Path("runs") / "hedging", "--out", "-o", help="Folder for metrics.json and report.html."),
 ) -> None:
     """Train Adam and K-FAC hedgers from the same initialisation and paths, evaluate every strategy on one test

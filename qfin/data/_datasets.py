@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ..errors import DataValidationError, DatasetNotFoundError
+from ..errors import DatasetNotFoundError, DataValidationError
 from ._io import read_bars, write_parquet
 from ._schemas import TIMESTAMP
 from ._validation import validate_bars, validate_prices

@@ -104,7 +104,8 @@ def build(archives: dict[str, Path], out: Path) -> list[dict[str, object]]:
         path.write_bytes(_member(archives["skfolio"], "skfolio/datasets/data/sp500_dataset.csv.gz"))
         frames["sp500_stocks"] = (read_prices(path), "none")
 
-        with tarfile.open(fileobj=io.BytesIO(_member(archives["pmdarima"], "pmdarima/datasets/data/msft.tar.gz"))) as tf:
+        with tarfile.open(fileobj=io.BytesIO(_member(archives["pmdarima"],
+                                                     "pmdarima/datasets/data/msft.tar.gz"))) as tf:
             msft_csv = tf.extractfile("msft.csv").read()
         bars, repaired = _bars(msft_csv, "msft.csv", "MSFT", work)
         frames["msft"] = (bars, f"{repaired} OHLC row(s) repaired; OpenInt (all 0) dropped")

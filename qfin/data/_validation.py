@@ -263,7 +263,7 @@ def _first_failure(frame: pl.DataFrame, checks: list[tuple[str, str | None, pl.E
     """
     row = frame.select([mask.fill_null(False).sum().alias(f"__c{i}")
                         for i, (_, _, mask, _, _) in enumerate(checks)] + list(extra)).row(0)
-    for (rule, column, mask, what, accepted), count in zip(checks, row):
+    for (rule, column, mask, what, accepted), count in zip(checks, row[:len(checks)], strict=True):
         if count:
             _reject(frame, rule, column, mask.fill_null(False), what, accepted,
                     show=(show or {}).get(rule, ()), count=int(count))
@@ -304,7 +304,8 @@ def _check_order(frame: pl.DataFrame, by: str | None) -> None:
         match = pl.all_horizontal([pl.col(k) == first[k] for k in keys])
         original = _rows_where(frame, match)[0]
         raise DataValidationError(
-            f"duplicate_timestamps: {n_repeated} row(s) repeat a value of column 'timestamp'{scope}; first offending rows (0-based) "
+            f"duplicate_timestamps: {n_repeated} row(s) repeat a value of column 'timestamp'{scope}; first offending "
+            f"rows (0-based) "
             f"{rows} (row {rows[0]}: {_context(frame, rows[0], [])} already at row {original}). Accepted: one "
             f"row per timestamp{scope}.", rule="duplicate_timestamps", column=TIMESTAMP, rows=rows)
     backwards = (step < pl.duration(microseconds=0)).fill_null(False)

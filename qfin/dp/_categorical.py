@@ -25,8 +25,15 @@ import numpy as np
 from qfin.dp._exact import DPResult, _quantum, _snap
 from qfin.dp._mdp import FiniteMDP
 from qfin.dp._objectives import Objective
-from qfin.dp._quantile import (_nearest, _padded_successors, _return_bounds, check_grid_arguments, greedy_result,
-                               keep_better, stock_grids)
+from qfin.dp._quantile import (
+    _nearest,
+    _padded_successors,
+    _return_bounds,
+    check_grid_arguments,
+    greedy_result,
+    keep_better,
+    stock_grids,
+)
 from qfin.errors import QfinError
 
 __all__ = ["categorical_projection", "solve_categorical"]

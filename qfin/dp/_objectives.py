@@ -50,7 +50,7 @@ class Objective(ABC):
     def evaluate(self, dist: ReturnDistribution) -> float:
         """The objective of a return law, computed directly (not through f): the independent check."""
 
-    def check_infinite_horizon(self, gamma: float) -> None:
+    def check_infinite_horizon(self, gamma: float) -> None:  # noqa: B027 (optional hook)
         """Refuse objectives outside the class DP optimises without a time index (infinite horizon)."""
 
 

@@ -118,7 +118,7 @@ def greedy_result(mdp: FiniteMDP, objective: Objective, horizon: int, grids: lis
     ``actions[t]`` is [n_states, len(grids[t])]; ``estimates`` are the approximate values at the initial state
     per start stock in ``grids[0]``; ``successors`` is :func:`_padded_successors`' output.
     """
-    scores = np.array([objective.score(c, v) for c, v in zip(grids[0], estimates)])
+    scores = np.array([objective.score(c, v) for c, v in zip(grids[0], estimates, strict=True)])
     k0 = int(np.argmax(scores))
     c0 = float(grids[0][k0])
 

@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from qfin.data import atomic_path
 from qfin.dp import problems
 from qfin.dp._exact import DPResult
 from qfin.dp._objectives import (
@@ -41,7 +42,6 @@ from qfin.dp._objectives import (
     Satisficing,
 )
 from qfin.dp._solve import solve
-from qfin.data import atomic_path
 from qfin.errors import SpecError
 from qfin.specs import parse_model, read_toml
 
@@ -157,7 +157,8 @@ def plot_return_distributions(result: DPResult, neutral: DPResult, path: str | P
     fig, ax = plt.subplots(figsize=(7, 3.5))
     atoms = np.union1d(result.atoms, neutral.atoms)
     width = 0.4 * (np.min(np.diff(atoms)) if atoms.size > 1 else 1.0)
-    ax.bar(result.atoms - width / 2, result.probabilities, width=width, label=f"optimal ({type(result.objective).__name__})")
+    ax.bar(result.atoms - width / 2, result.probabilities, width=width,
+           label=f"optimal ({type(result.objective).__name__})")
     ax.bar(neutral.atoms + width / 2, neutral.probabilities, width=width, label="risk-neutral (max mean)")
     ax.set_xlabel("return G")
     ax.set_ylabel("probability")

@@ -72,8 +72,8 @@ def _heston_grids(market: HedgingMarket, step: int, n_x: int = 33, n_v: int = 17
     """Heston delta and dC/dv at step ``step`` on a (log-moneyness, variance) grid spanning that step's paths.
 
     The P1/P2 integrals cost too much path by path (tiny variance near maturity needs a long integration range),
-    so they are evaluated on a grid and interpolated by cubic splines; the grid spacing (1/32 of the x range, 1/16 of the v range) keeps the
-    interpolation error of the delta well below the hedging error of daily rebalancing.
+    so they are evaluated on a grid and interpolated by cubic splines; the grid spacing (1/32 of the x range, 1/16
+    of the v range) keeps the interpolation error of the delta well below the hedging error of daily rebalancing.
     """
     p = market.params
     s, v, tau = market.spot[:, step], market.variance[:, step], float(market.tau[step])

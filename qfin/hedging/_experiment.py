@@ -93,7 +93,8 @@ def _market(params: HestonParams, cfg: ExperimentConfig, n: int, seed: int) -> H
     return HedgingMarket(s, v, cfg.strike, t, params)
 
 
-def _reach(losses: list[float], seconds: list[float], target: float, window: int = 10) -> tuple[int | None, float | None]:
+def _reach(losses: list[float], seconds: list[float], target: float,
+           window: int = 10) -> tuple[int | None, float | None]:
     """First iteration (1-based) whose trailing mean loss over ``window`` iterations is <= target."""
     arr = np.asarray(losses)
     for i in range(window, arr.size + 1):
@@ -155,11 +156,12 @@ def run_hedging_experiment(cfg: ExperimentConfig, out_dir: str | Path, params: H
                 pnls[f"LSTM ({opt})"] = pnl
                 hedges[f"LSTM ({opt})"] = hedge
     speed = []
-    for a, k in zip(runs["adam"], runs["kfac"]):
+    for a, k in zip(runs["adam"], runs["kfac"], strict=True):
         target = float(np.mean(a["losses"][-10:]))
         it, sec = _reach(k["losses"], k["seconds"], target)
         speed.append({"seed": a["seed"], "adam_final_loss": target, "adam_iterations": len(a["losses"]),
-                          "adam_seconds": a["seconds"][-1], "kfac_iterations_to_reach": it, "kfac_seconds_to_reach": sec,
+                          "adam_seconds": a["seconds"][-1], "kfac_iterations_to_reach": it,
+                          "kfac_seconds_to_reach": sec,
                           "kfac_seconds_per_iteration": k["seconds"][-1] / len(k["losses"]),
                           "adam_seconds_per_iteration": a["seconds"][-1] / len(a["losses"])})
     for opt in ("adam", "kfac"):
@@ -195,23 +197,33 @@ def _report(out: Path, summary: dict, pnls: dict, hedges: dict, test: HedgingMar
     fig, ax = plt.subplots(figsize=(8, 4))
     for name in ("Heston delta", "Whalley-Wilmott", "LSTM (adam)", "LSTM (kfac)"):
         ax.hist(np.clip(pnls[name], -5, 5), bins=100, histtype="step", label=name, density=True)
-    ax.set_xlabel("P&L"); ax.legend(); ax.set_title("P&L on the test bank")
-    images.append(_png(fig)); plt.close(fig)
+    ax.set_xlabel("P&L")
+    ax.legend()
+    ax.set_title("P&L on the test bank")
+    images.append(_png(fig))
+    plt.close(fig)
     step = test.n_steps // 2
     fig, ax = plt.subplots(figsize=(8, 4))
     x = np.log(test.spot[:2000, step] / test.strike)
     for name, h in hedges.items():
         ax.scatter(x, h[:2000, step], s=2, label=name)
-    ax.set_xlabel(f"log-moneyness at step {step}"); ax.set_ylabel("hedge ratio"); ax.legend(markerscale=5)
-    images.append(_png(fig)); plt.close(fig)
+    ax.set_xlabel(f"log-moneyness at step {step}")
+    ax.set_ylabel("hedge ratio")
+    ax.legend(markerscale=5)
+    images.append(_png(fig))
+    plt.close(fig)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for opt, color in (("adam", "C0"), ("kfac", "C1")):
         for r in runs[opt]:
             axes[0].plot(r["losses"], color=color, alpha=0.6, label=opt if r is runs[opt][0] else None)
             axes[1].plot(r["seconds"], r["losses"], color=color, alpha=0.6, label=opt if r is runs[opt][0] else None)
-    for a, lab in zip(axes, ("iteration", "wall-clock seconds")):
-        a.set_xlabel(lab); a.set_ylabel("training loss"); a.set_yscale("log"); a.legend()
-    images.append(_png(fig)); plt.close(fig)
+    for a, lab in zip(axes, ("iteration", "wall-clock seconds"), strict=True):
+        a.set_xlabel(lab)
+        a.set_ylabel("training loss")
+        a.set_yscale("log")
+        a.legend()
+    images.append(_png(fig))
+    plt.close(fig)
     rows = "".join(f"<tr><td>{name}</td>" + "".join(f"<td>{v:.4f}</td>" for v in m.values()) + "</tr>"
                    for name, m in summary["strategies"].items())
     cols = "".join(f"<th>{k}</th>" for k in next(iter(summary["strategies"].values())))

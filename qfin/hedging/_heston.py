@@ -11,8 +11,9 @@ which keeps the complex logarithm on its principal branch for any T)::
 (Heston 1993, eqs. 10 and 17-18; the delta holds because the price is homogeneous of degree one in (S, K)).
 The integrand decays like exp(-c u) with c = sqrt(1 - rho^2) / sigma * (v0 + kappa theta T) (the large-u
 asymptote of the exponent, also used by QuantLib's AnalyticHestonEngine), so the integral is truncated at
-U = 40 / c (integrand below e^{-40}; shorter for a looser ``epsabs``), capped at ``max_upper`` — large for high vol of vol and short maturities,
-where c is small — and integrated adaptively (scipy ``quad_vec``, Gauss–Kronrod) to ``epsabs``.
+U = 40 / c (integrand below e^{-40}; shorter for a looser ``epsabs``), capped at ``max_upper`` —
+large for high vol of vol and short maturities, where c is small — and integrated adaptively (scipy ``quad_vec``,
+Gauss–Kronrod) to ``epsabs``.
 """
 
 from __future__ import annotations

@@ -24,7 +24,10 @@ def _ic(pred: np.ndarray, real: np.ndarray) -> dict[str, float]:
     n = len(pred)
     ic = float(np.corrcoef(pred, real)[0, 1])
     ric = float(sps.spearmanr(pred, real).statistic)
-    se = lambda r: float(math.sqrt(max(1 - r * r, 0.0) / max(n - 2, 1)))
+
+    def se(r: float) -> float:
+        return float(math.sqrt(max(1 - r * r, 0.0) / max(n - 2, 1)))
+
     return {"ic": ic, "ic_se": se(ic), "rank_ic": ric, "rank_ic_se": se(ric), "n": n}
 
 

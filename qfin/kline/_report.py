@@ -42,7 +42,7 @@ def plot_forecast(forecast: KlineForecast, context: pl.DataFrame, path: str | Pa
     t = forecast.timestamps
     for p in forecast.paths[:n_paths, :, 3]:
         ax.plot(t, p, color="tab:blue", lw=0.5, alpha=0.35)
-    for level, alpha in zip(sorted(levels, reverse=True), (0.15, 0.3)):
+    for level, alpha in zip(sorted(levels, reverse=True), (0.15, 0.3), strict=True):
         lo, hi = forecast.close_interval(level, calibrated=level in forecast.calibration)
         tag = "calibrated" if level in forecast.calibration else "raw"
         ax.fill_between(t, lo, hi, color="tab:orange", alpha=alpha, label=f"{level:.0%} band ({tag})")

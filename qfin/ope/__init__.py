@@ -19,18 +19,49 @@ among them.
   :func:`epsilon_greedy_policy`, :func:`rollout`.
 """
 
-from qfin.ope._estimators import (ESTIMATORS, OPEEstimate, dm, dr, estimate_all, fitted_q_evaluation,
-                                  gaussian_density, pdis, snpdis, sndr, sntis, tis)
+from qfin.ope._estimators import (
+                                  ESTIMATORS,
+                                  OPEEstimate,
+                                  dm,
+                                  dr,
+                                  estimate_all,
+                                  fitted_q_evaluation,
+                                  gaussian_density,
+                                  pdis,
+                                  sndr,
+                                  snpdis,
+                                  sntis,
+                                  tis,
+)
 from qfin.ope._experiment import OPERun, OPESpec, load_ope_spec, run_ope_experiment
 from qfin.ope._logged import LoggedData, OPESupportWarning, check_support, load_logged, save_logged
-from qfin.ope._metrics import (best_at_k, kth_at_k, mean_at_k, mse, normalized_mse, rank_correlation, regret_at_k,
-                               safety_violation_rate, sharpe_ratio_at_k, std_at_k, top_k_indices, type_i_error_rate,
-                               type_ii_error_rate, worst_at_k)
-from qfin.ope._policies import (AgentPolicy, BandHedge, ConstantHedge, DeltaHedge, MenuPolicy, TargetPolicy,
-                                UniformPolicy)
+from qfin.ope._metrics import (
+                                  best_at_k,
+                                  kth_at_k,
+                                  mean_at_k,
+                                  mse,
+                                  normalized_mse,
+                                  rank_correlation,
+                                  regret_at_k,
+                                  safety_violation_rate,
+                                  sharpe_ratio_at_k,
+                                  std_at_k,
+                                  top_k_indices,
+                                  type_i_error_rate,
+                                  type_ii_error_rate,
+                                  worst_at_k,
+)
+from qfin.ope._policies import (
+                                  AgentPolicy,
+                                  BandHedge,
+                                  ConstantHedge,
+                                  DeltaHedge,
+                                  MenuPolicy,
+                                  TargetPolicy,
+                                  UniformPolicy,
+)
 from qfin.ope._rollout import Episodes, log_episodes, policy_returns, policy_values, run_episodes, truth_table
-from qfin.ope._selection import (GLOBAL_METRICS, TOPK_METRICS, assess_estimators, plot_topk, summary_at_k,
-                                 write_report)
+from qfin.ope._selection import GLOBAL_METRICS, TOPK_METRICS, assess_estimators, plot_topk, summary_at_k, write_report
 from qfin.ope._tabular import TabularMDP, epsilon_greedy_policy, random_tabular_mdp, rollout, softmax_policy
 
 __all__ = [

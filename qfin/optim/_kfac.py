@@ -154,7 +154,8 @@ class KFAC(torch.optim.Optimizer):
     # ----------------------------------------------------------------------------------------------- factors
     def _lstm_gates_grad(self, module: nn.LSTM, x: torch.Tensor, state: Any, d_seq: torch.Tensor,
                          d_h: torch.Tensor, d_c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Re-run the cell equations (PyTorch gate order i, f, g, o) to get ∂out/∂z_t; returns (x_rows, h_prev_rows, g_rows)."""
+        """Re-run the cell equations (PyTorch gate order i, f, g, o) to get ∂out/∂z_t;
+        returns (x_rows, h_prev_rows, g_rows)."""
         if not module.batch_first:
             x, d_seq = x.transpose(0, 1), d_seq.transpose(0, 1)
         batch, steps, _ = x.shape
@@ -216,7 +217,7 @@ class KFAC(torch.optim.Optimizer):
                 grads = torch.autograd.grad((out2[:, j:j + 1] * sqrt_w).sum(), targets, retain_graph=True,
                                             allow_unused=True)
             per = {}
-            for (li, ri, k), tensor, grad in zip(owners, targets, grads):
+            for (li, ri, k), tensor, grad in zip(owners, targets, grads, strict=True):
                 per[(li, ri, k)] = torch.zeros_like(tensor) if grad is None else grad
             for li, layer in enumerate(self.layers):
                 module = layer.module

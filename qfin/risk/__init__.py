@@ -5,12 +5,32 @@ docstring. Divergences live in :mod:`qfin.risk.divergence`.
 
 from qfin.risk import divergence
 from qfin.risk._online import DifferentialSharpe
-from qfin.risk._performance import (annual_volatility, cagr, calmar_ratio, max_drawdown, probabilistic_sharpe_ratio,
-                                    sharpe_ratio, sortino_ratio)
-from qfin.risk._returns import (cumulative_returns, drawdown_series, equity_curve, log_returns, simple_returns,
-                                total_return)
-from qfin.risk._tail import (entropic_risk, expected_shortfall, lower_tail_mean, mixed_var, range_value_at_risk,
-                             rockafellar_uryasev, value_at_risk)
+from qfin.risk._performance import (
+                                    annual_volatility,
+                                    cagr,
+                                    calmar_ratio,
+                                    max_drawdown,
+                                    probabilistic_sharpe_ratio,
+                                    sharpe_ratio,
+                                    sortino_ratio,
+)
+from qfin.risk._returns import (
+                                    cumulative_returns,
+                                    drawdown_series,
+                                    equity_curve,
+                                    log_returns,
+                                    simple_returns,
+                                    total_return,
+)
+from qfin.risk._tail import (
+                                    entropic_risk,
+                                    expected_shortfall,
+                                    lower_tail_mean,
+                                    mixed_var,
+                                    range_value_at_risk,
+                                    rockafellar_uryasev,
+                                    value_at_risk,
+)
 
 __all__ = [
     "simple_returns", "log_returns", "cumulative_returns", "equity_curve", "drawdown_series", "total_return",

@@ -13,7 +13,8 @@ all-zero vectors raise :class:`qfin.errors.DataValidationError` naming the argum
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -6,10 +6,15 @@ sources are in each private module's docstring (DESIGN.md section 3).
 
 from qfin.scorecards._binning import FeatureBins, StumpBinner
 from qfin.scorecards._encoding import WoEEncoder
-from qfin.scorecards._fairness import (BinningSolution, adverse_impact_ratio, binning_mip, fairness_frontier,
-                                       fairness_iv)
-from qfin.scorecards._measures import (DivergenceResult, information_value, information_value_from_counts, psi,
-                                       psi_from_samples, woe_table)
+from qfin.scorecards._fairness import BinningSolution, adverse_impact_ratio, binning_mip, fairness_frontier, fairness_iv
+from qfin.scorecards._measures import (
+                                       DivergenceResult,
+                                       information_value,
+                                       information_value_from_counts,
+                                       psi,
+                                       psi_from_samples,
+                                       woe_table,
+)
 from qfin.scorecards._monitoring import THRESHOLDS, discrimination, stability_report
 from qfin.scorecards._report import build_scorecard
 from qfin.scorecards._scorecard import Scorecard, points_scaling

@@ -291,7 +291,7 @@ class StumpBinner(TransformerMixin, BaseEstimator):
             raise ValueError(f"X has {len(cols)} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input")
         if not reset:
-            for f, c, cat in zip(self.bins_, cols, flags):
+            for f, cat in zip(self.bins_, flags, strict=True):
                 if f.kind == "numeric" and cat:
                     raise DataValidationError(f"feature {f.name!r} was numeric at fit time but holds non-numeric "
                                               f"values now; pass numbers (NaN for missing)", rule="dtype",
@@ -299,7 +299,7 @@ class StumpBinner(TransformerMixin, BaseEstimator):
         return cols, flags
 
     # --- fit ----------------------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any) -> "StumpBinner":
+    def fit(self, X: Any, y: Any) -> StumpBinner:
         """Find the bins of every column of X ([n, d]) for the binary target y ([n], 1 = bad).
 
         Sets :attr:`bins_` and :attr:`bin_counts_` (per feature, the training rows and bad rows of every bin).
@@ -313,7 +313,7 @@ class StumpBinner(TransformerMixin, BaseEstimator):
         specials = self._specials()
         keys: list[np.ndarray] = []
         fb: list[FeatureBins] = []
-        for name, col, cat in zip(self._names, cols, flags):
+        for name, col, cat in zip(self._names, cols, flags, strict=True):
             if cat:
                 ranks, level_rank = self._rank_levels(col, yy, name)
                 keys.append(ranks)
@@ -333,7 +333,7 @@ class StumpBinner(TransformerMixin, BaseEstimator):
         packed = _kernels.pack([c[0] for c in cands], [f.specials for f in fb])
         counts, bads = _kernels.bin_pass(matrix, packed, y=yy.astype(np.float64))
         self.bin_counts_ = []
-        for j, (f, (cand, cand_gain)) in enumerate(zip(fb, cands)):
+        for j, (f, (cand, cand_gain)) in enumerate(zip(fb, cands, strict=True)):
             k = cand.size + 1  # regular prebins; then the missing bin and one per special value
             regular_cnt, regular_bad = counts[j, :k], bads[j, :k]
             min_count = max(self.min_bin_share * regular_cnt.sum(), 1.0)
@@ -367,16 +367,16 @@ class StumpBinner(TransformerMixin, BaseEstimator):
         levels, inverse, counts = np.unique(col[present].astype(str), return_inverse=True, return_counts=True)
         bad = np.bincount(inverse, weights=y[present], minlength=levels.size)
         rare = counts < self.rare_share * col.shape[0]
-        keys = [OTHER if r else str(lv) for lv, r in zip(levels, rare)]
+        keys = [OTHER if r else str(lv) for lv, r in zip(levels, rare, strict=True)]
         grouped: dict[str, list[float]] = {}
-        for k, c, b in zip(keys, counts, bad):
+        for k, c, b in zip(keys, counts, bad, strict=True):
             g = grouped.setdefault(k, [0.0, 0.0])
             g[0] += c
             g[1] += b
         # order by smoothed event rate (ties broken by name so the order is reproducible)
         order = sorted(grouped, key=lambda k: ((grouped[k][1] + 0.5) / (grouped[k][0] + 1.0), k))
         rank_of_key = {k: float(i) for i, k in enumerate(order)}
-        level_rank = {str(lv): rank_of_key[k] for lv, k in zip(levels, keys)}
+        level_rank = {str(lv): rank_of_key[k] for lv, k in zip(levels, keys, strict=True)}
         if OTHER in rank_of_key:
             level_rank[OTHER] = rank_of_key[OTHER]
         ranks = np.full(col.shape[0], np.nan)
@@ -428,12 +428,12 @@ class StumpBinner(TransformerMixin, BaseEstimator):
         if f.kind == "categorical":
             groups: dict[int, list[str]] = {}
             bins = np.searchsorted(t, np.array(list(f.level_rank.values()), dtype=np.float32), side="right")
-            for lv, b in zip(f.level_rank, bins):
+            for lv, b in zip(f.level_rank, bins, strict=True):
                 groups.setdefault(int(b), []).append(lv)
             regular = [", ".join(sorted(groups.get(i, []))) for i in range(f.n_regular)]
         else:
             edges = [-np.inf, *t.tolist(), np.inf]
-            regular = [f"[{lo:.6g}, {hi:.6g})" for lo, hi in zip(edges[:-1], edges[1:])]
+            regular = [f"[{lo:.6g}, {hi:.6g})" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
         return regular + ["Missing"] + [f"Special={v:g}" for v in f.specials]
 
     # --- transform ----------------------------------------------------------------------------------------
@@ -454,7 +454,7 @@ class StumpBinner(TransformerMixin, BaseEstimator):
 
     def _keys(self, X: Any) -> np.ndarray:
         cols, _ = self._columns(X, reset=False)
-        keys = [f.keys(c) for f, c in zip(self.bins_, cols)]
+        keys = [f.keys(c) for f, c in zip(self.bins_, cols, strict=True)]
         return _key_matrix(X, keys, any(f.kind == "categorical" for f in self.bins_))
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

@@ -57,7 +57,7 @@ class WoEEncoder(TransformerMixin, BaseEstimator):
         tags.classifier_tags = ClassifierTags(multi_class=False)  # supervised by a binary target
         return tags
 
-    def fit(self, X: Any, y: Any) -> "WoEEncoder":
+    def fit(self, X: Any, y: Any) -> WoEEncoder:
         """Fit the binner, then the per-bin WoE from the training counts. y: [n], 1 = bad."""
         if self.encoding not in ("woe", "onehot"):
             raise ValueError(f"encoding must be 'woe' or 'onehot'; got {self.encoding!r}")
@@ -67,10 +67,10 @@ class WoEEncoder(TransformerMixin, BaseEstimator):
         if hasattr(self.binner_, "feature_names_in_"):
             self.feature_names_in_ = self.binner_.feature_names_in_
         self.woe_, self.iv_, self.observed_ = [], [], []
-        for f, (cnt, bad) in zip(self.binner_.bins_, self.binner_.bin_counts_):  # the training counts
+        for f, (cnt, bad) in zip(self.binner_.bins_, self.binner_.bin_counts_, strict=True):  # the training counts
             obs = cnt > 0
             res = information_value_from_counts(cnt[obs] - bad[obs], bad[obs], self.smoothing,
-                                                [lb for lb, o in zip(f.labels, obs) if o])
+                                                [lb for lb, o in zip(f.labels, obs, strict=True) if o])
             woe = np.zeros(f.n_bins)
             woe[obs] = res.table["woe"].to_numpy()
             self.woe_.append(woe)
@@ -95,14 +95,15 @@ class WoEEncoder(TransformerMixin, BaseEstimator):
         names = self.binner_.get_feature_names_out(input_features)
         if self.encoding == "woe":
             return names
-        return np.asarray([f"{n}={f.labels[i]}" for n, f, obs in zip(names, self.binner_.bins_, self.observed_)
+        return np.asarray([f"{n}={f.labels[i]}"
+                           for n, f, obs in zip(names, self.binner_.bins_, self.observed_, strict=True)
                            for i in obs], dtype=object)
 
     def iv_table(self) -> pl.DataFrame:
         """One row per feature: iv, std_error, 95% interval, chi-square p-value, bins, zero cells; by IV."""
         check_is_fitted(self, "iv_")
         rows = []
-        for f, r in zip(self.binner_.bins_, self.iv_):
+        for f, r in zip(self.binner_.bins_, self.iv_, strict=True):
             lo, hi = r.conf_int()
             rows.append({"feature": f.name, "iv": r.value, "std_error": r.std_error,
                          "std_error_fixed_weights": r.std_error_fixed_weights, "iv_bias_corrected":

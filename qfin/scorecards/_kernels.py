@@ -32,7 +32,7 @@ def pack(thresholds: list[np.ndarray], specials: list[list[float]]) -> tuple[np.
     s_width = max([1] + [len(s) for s in specials])
     s_pad = np.zeros((d, s_width))
     n_s = np.zeros(d, dtype=np.int64)
-    for j, (t, s) in enumerate(zip(thresholds, specials)):
+    for j, (t, s) in enumerate(zip(thresholds, specials, strict=True)):
         t_pad[j, : t.size] = t
         n_t[j] = t.size
         s_pad[j, : len(s)] = s

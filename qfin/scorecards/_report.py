@@ -183,7 +183,8 @@ def _validate(frame: Any, target: str, protected: Sequence[str], test_size: floa
                 cut = None
             if not numeric or cut is None:
                 raise DataValidationError(f"protected column {name!r}: {name}{rule} needs a numeric column and a "
-                                          f"number (COL<NUMBER); the column's dtype is {s.dtype}", rule="value", column=name)
+                                          f"number (COL<NUMBER); the column's dtype is {s.dtype}",
+                                          rule="value", column=name)
             g, desc = s.to_numpy() < cut, f"{name} < {cut:g}"
         elif rule.startswith("~"):
             text = rule[1:]
@@ -197,7 +198,8 @@ def _validate(frame: Any, target: str, protected: Sequence[str], test_size: floa
         g = np.asarray(g, dtype=np.int8)
         if g.min() == g.max():
             raise DataValidationError(f"protected column {name!r}: the group {desc} holds {'every' if g[0] else 'no'} "
-                                      f"row; a protected attribute must split the rows in two groups", rule="value", column=name)
+                                      f"row; a protected attribute must split the rows in two groups",
+                                      rule="value", column=name)
         groups[name], names[name] = g, desc
     return groups, names
 
@@ -227,7 +229,7 @@ def _write(t: Path, result: dict, models: dict, Xte: Any, yte: np.ndarray, card:
         fr = frontier.with_columns(pl.col("thresholds").cast(pl.List(pl.Utf8)).list.join(" "))
         fr.write_csv(t / "frontier.csv")
     charts = []
-    for f, r in zip(card.binner_.bins_, card.encoder_.iv_):
+    for f, r in zip(card.binner_.bins_, card.encoder_.iv_, strict=True):
         p = t / f"woe_{f.name}.png"
         woe_chart(f"{f.name}: IV {r.value:.3f} ± {r.std_error:.3f}", r.table, p)
         charts.append(p)

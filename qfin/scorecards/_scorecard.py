@@ -106,7 +106,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_class = False
         return tags
 
-    def fit(self, X: Any, y: Any) -> "Scorecard":
+    def fit(self, X: Any, y: Any) -> Scorecard:
         """Fit binning, encoding and model on X [n, d] and y [n] (1 = bad)."""
         if self.encoding not in ("woe", "onehot", "stumps"):
             raise ValueError(f"encoding must be 'woe', 'onehot' or 'stumps'; got {self.encoding!r}")
@@ -149,7 +149,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         bin_indices(self.binner_, X)  # validates columns against the fitted binner
         _, cols, _ = columns_of(X, [j for j, f in enumerate(self.binner_.bins_) if f.kind == "categorical"])
         out = []
-        for f, c in zip(self.binner_.bins_, cols):
+        for f, c in zip(self.binner_.bins_, cols, strict=True):
             out.append(usable_values(f.keys(c), f.specials))
         return np.column_stack(out)
 
@@ -191,9 +191,9 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         rows: list[dict[str, Any]] = []
         if self.encoding == "stumps":
             rows.append({"feature": "(intercept)", "bin": "", "points": offset - factor * self._base_margin})
-            for f, s in zip(self.binner_.bins_, self._steps):
+            for f, s in zip(self.binner_.bins_, self._steps, strict=True):
                 edges = [-np.inf, *s["thresholds"].tolist(), np.inf]
-                for lo, hi, m in zip(edges[:-1], edges[1:], s["margin"]):
+                for lo, hi, m in zip(edges[:-1], edges[1:], s["margin"], strict=True):
                     label = f"[{lo:.6g}, {hi:.6g})" if f.kind == "numeric" else self._rank_label(f, lo, hi)
                     rows.append({"feature": f.name, "bin": label, "points": -factor * m})
                 rows.append({"feature": f.name, "bin": "Missing", "points": -factor * s["missing"]})
@@ -201,7 +201,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         coef = self.model_.coef_[0]
         rows.append({"feature": "(intercept)", "bin": "", "points": offset - factor * self.model_.intercept_[0]})
         k = 0
-        for f, woe, obs in zip(self.binner_.bins_, self.encoder_.woe_, self.encoder_.observed_):
+        for f, woe, obs in zip(self.binner_.bins_, self.encoder_.woe_, self.encoder_.observed_, strict=True):
             if self.encoding == "woe":
                 for i, label in enumerate(f.labels):
                     rows.append({"feature": f.name, "bin": label, "points": -factor * coef[k] * woe[i]})

@@ -73,7 +73,7 @@ def _prepare(spot: Any, hedge: Any, payoff: Any, premium: Any, cost: Any) -> tup
     if premium.ndim > 1 or (premium.ndim == 1 and tuple(premium.shape) != (n_paths,)):
         raise invalid("premium", f"expected a scalar or shape [n_paths] = ({n_paths},), got "
                                  f"{tuple(premium.shape)}")
-    for name, ok in zip(("spot", "hedge", "payoff", "premium"), finite):
+    for name, ok in zip(("spot", "hedge", "payoff", "premium"), finite, strict=True):
         if not ok:
             raise invalid(name, "contains NaN or infinite values; all entries must be finite")
     if isinstance(cost, bool) or not isinstance(cost, (int, float, np.integer, np.floating)) \
