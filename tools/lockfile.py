@@ -8,10 +8,13 @@ requirements that are missing from the lock and saying to run `make lock`.
 
     python3 tools/lockfile.py check     # exit 1 with the reason when a lock is stale
     python3 tools/lockfile.py stamp     # after pip-compile: record the digest
+
+The project root is the folder above this file (``--root DIR`` points elsewhere, e.g. in tests).
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
@@ -20,7 +23,6 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PYPROJECT = ROOT / "pyproject.toml"
 # lock file -> the extras it holds (besides the core dependencies)
 LOCKS = {
     "requirements.lock": ("dev", "ray", "tensorboard"),
@@ -84,22 +86,22 @@ def problems(lock_path: Path, reqs: list[str], expected_digest: str) -> list[str
     return [f"{name} was made from other requirements than pyproject.toml's (a version range or extra changed)"]
 
 
-def check() -> int:
-    project = tomllib.loads(PYPROJECT.read_text())["project"]
+def check(root: Path) -> int:
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     found = []
     for lock_name, extras in LOCKS.items():
         reqs = requirements(project, extras)
         expected = digest(reqs, project.get("requires-python", ""))
-        found += problems(ROOT / lock_name, reqs, expected)
+        found += problems(root / lock_name, reqs, expected)
     for problem in found:
         print(f"lock out of date: {problem}; run `make lock` and commit the lock files", file=sys.stderr)
     return 1 if found else 0
 
 
-def stamp() -> int:
-    project = tomllib.loads(PYPROJECT.read_text())["project"]
+def stamp(root: Path) -> int:
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     for lock_name, extras in LOCKS.items():
-        path = ROOT / lock_name
+        path = root / lock_name
         lines = [line for line in path.read_text().splitlines() if not line.startswith(DIGEST_PREFIX)]
         value = digest(requirements(project, extras), project.get("requires-python", ""))
         staged = path.with_name(path.name + ".tmp")
@@ -109,11 +111,11 @@ def stamp() -> int:
 
 
 def main(argv: list[str]) -> int:
-    commands = {"check": check, "stamp": stamp}
-    if len(argv) != 1 or argv[0] not in commands:
-        print(f"usage: python3 tools/lockfile.py {{{'|'.join(commands)}}}", file=sys.stderr)
-        return 2
-    return commands[argv[0]]()
+    parser = argparse.ArgumentParser(description="Check or stamp the lock files against pyproject.toml.")
+    parser.add_argument("command", choices=["check", "stamp"])
+    parser.add_argument("--root", type=Path, default=ROOT, help="project folder (default: the one above tools/)")
+    args = parser.parse_args(argv)
+    return {"check": check, "stamp": stamp}[args.command](args.root)
 
 
 if __name__ == "__main__":
