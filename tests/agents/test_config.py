@@ -14,7 +14,8 @@ extractor = "mlp"
 checkpoint_freq = 0
 [env]
 id = "qfin/Portfolio-v0"
-params = { data = "sp500_stocks", assets = ["AAPL", "XOM"], start = "2005-01-01", end = "2005-12-31", window = 5, episode_length = 32 }
+params = { data = "sp500_stocks", assets = [
+    "AAPL", "XOM"], start = "2005-01-01", end = "2005-12-31", window = 5, episode_length = 32 }
 [env_overrides]
 reward = "sharpe"
 [eval_env]

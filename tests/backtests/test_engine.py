@@ -110,6 +110,7 @@ def brute_force_remainder(w_prev, w_target, c_buy, c_sell):
     return brentq(cash_gap, 0.5, 1.0 + 1e-9, xtol=1e-15)
 
 
+@pytest.mark.solver  # against scipy brentq
 def test_exact_cost_fixed_point_matches_root_finder():
     rng = np.random.default_rng(1)
     for _ in range(50):

@@ -27,6 +27,8 @@ from qfin.backtests._strategies import (
 )
 from qfin.errors import DataValidationError, QfinError, SpecError
 
+pytestmark = pytest.mark.solver  # skfolio/CLARABEL fits against scipy SLSQP solves and BLAS-built covariances
+
 BASELINE_KINDS = {"equal_weight", "buy_and_hold", "inverse_volatility", "min_variance", "max_sharpe", "risk_parity",
                   "hrp"}
 
@@ -189,7 +191,9 @@ def test_risk_parity_equalises_risk_contributions():
     cov = np.cov(returns, rowvar=False)
     contributions = w * (cov @ w)  # Maillard, Roncalli & Teiletche (2010): RC_i = w_i (Sigma w)_i
     assert np.all(w > 0) and abs(w.sum() - 1.0) < 1e-12
-    np.testing.assert_allclose(contributions, contributions.mean(), rtol=3e-6)
+    # CLARABEL's stopping tolerances promise risk contributions within ~1e-5 of each other (see _CLARABEL_PARAMS);
+    # 3e-6 held under Haswell, Nehalem and Zen kernels but Sandybridge's left them 7.2e-6 apart
+    np.testing.assert_allclose(contributions, contributions.mean(), rtol=1e-5)
 
 
 def test_hrp_weights_are_skfolios_hierarchical_risk_parity_on_the_same_window():
@@ -228,7 +232,7 @@ def test_the_window_is_the_lookback_returns_ending_at_the_decision_bar():
     seen = []
     strategy = PolicyStrategy(lambda r: seen.append(r.copy()) or np.array([1.0, 0.0, 0.0, 0.0]), lookback=4)
     strategy.decide(close, np.array([4, 20, 50]))
-    for bar, window in zip([4, 20, 50], seen):
+    for bar, window in zip([4, 20, 50], seen, strict=True):
         by_hand = [[close[t, j] / close[t - 1, j] - 1.0 for j in range(3)] for t in range(bar - 3, bar + 1)]
         np.testing.assert_allclose(window, by_hand, rtol=1e-15)
 

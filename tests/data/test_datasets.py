@@ -14,9 +14,18 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from qfin.data import (BARS_SCHEMA, dataset_info, import_bars, list_datasets, load_dataset, qfin_home, read_bars,
-                       validate_bars, validate_prices)
-from qfin.errors import DataValidationError, DatasetNotFoundError
+from qfin.data import (
+    BARS_SCHEMA,
+    dataset_info,
+    import_bars,
+    list_datasets,
+    load_dataset,
+    qfin_home,
+    read_bars,
+    validate_bars,
+    validate_prices,
+)
+from qfin.errors import DatasetNotFoundError, DataValidationError
 
 from .conftest import GOOD_ROWS, csv_text
 

@@ -62,7 +62,7 @@ def near_valid_rows(draw):
     days = sorted(draw(st.lists(st.integers(0, 3000), min_size=n, max_size=n, unique=True)))
     fmt = draw(st.sampled_from([None, *FORMATS.values()]))
     rows = []
-    for symbol, day in zip(symbols, days):
+    for symbol, day in zip(symbols, days, strict=True):
         o, c = draw(st.floats(0.5, 500)), draw(st.floats(0.5, 500))
         when = dt.datetime(2000, 1, 1) + dt.timedelta(days=day)
         rows.append({
@@ -174,7 +174,8 @@ def near_valid_csv(draw):
 
 
 @FUZZ
-@given(st.one_of(csv_bytes(), near_valid_csv(), st.binary(max_size=64)), st.sampled_from(["bars.csv", "bars.parquet", "b.csv.gz"]))
+@given(st.one_of(csv_bytes(), near_valid_csv(), st.binary(max_size=64)),
+       st.sampled_from(["bars.csv", "bars.parquet", "b.csv.gz"]))
 def test_read_bars_on_random_bytes(data, name):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name

@@ -109,7 +109,8 @@ def test_parquet_round_trip(tmp_path, write_csv):
 
 def test_parquet_with_other_spellings_and_tz(tmp_path):
     frame = pl.DataFrame({
-        "Date": pl.Series([dt.datetime(2020, 1, 2, 15), dt.datetime(2020, 1, 3, 15)]).dt.replace_time_zone("Europe/Berlin"),
+        "Date": pl.Series([dt.datetime(2020, 1, 2, 15),
+                           dt.datetime(2020, 1, 3, 15)]).dt.replace_time_zone("Europe/Berlin"),
         "Open": [1, 2], "High": [2, 3], "Low": [0.5, 1], "Close": [1.5, 2.5], "Volume": [1, 2],
     })
     path = tmp_path / "b.parquet"

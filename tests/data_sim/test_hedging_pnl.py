@@ -54,7 +54,7 @@ def test_matches_brute_force_loop(market, cost, liquidate, scalar_premium):
     prem = 7.5 if scalar_premium else premium
     got = hedging_pnl(spot, hedge, payoff, premium=prem, cost=cost, liquidate=liquidate)
     want = _brute_force(spot, hedge, payoff, prem, cost, liquidate)
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         assert g.dtype == np.float64 and g.shape == (40,)
         np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-10)
     steps = hedging_step_pnl(spot, hedge, payoff, premium=prem, cost=cost, liquidate=liquidate)
@@ -79,7 +79,7 @@ def test_torch_matches_numpy_and_gradients():
     s = torch.tensor(spot)
     out = hedging_pnl(s, h, torch.tensor(payoff), premium=0.1, cost=0.01)
     ref = hedging_pnl(spot, hedge, payoff, premium=0.1, cost=0.01)
-    for g, w in zip(out, ref):
+    for g, w in zip(out, ref, strict=True):
         assert isinstance(g, torch.Tensor)
         np.testing.assert_allclose(g.detach().numpy(), w, rtol=1e-13)
     # analytic gradient of sum(pnl): d/dh_t = (S_{t+1} - S_t) - c S_t sgn(h_t - h_{t-1}) + c S_{t+1} sgn(h_{t+1} - h_t)

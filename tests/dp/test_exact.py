@@ -58,7 +58,7 @@ def brute_force_laws(mdp):
                         if mdp.transitions[s, a, s2] * mdp.reward_probs[s, a, s2, k] > 0]
             for choice in itertools.product(*[laws(t + 1, s2) for s2, _, _ in outcomes]):
                 acc = {}
-                for (s2, r, p), law in zip(outcomes, choice):
+                for (_, r, p), law in zip(outcomes, choice, strict=True):
                     for x, px in law:
                         key = round(r + g * x, 9)
                         acc[key] = acc.get(key, 0.0) + p * px
@@ -110,7 +110,7 @@ def test_solve_equals_brute_force_over_history_dependent_policies(case):
         assert result.value == pytest.approx(brute, abs=1e-9), name
         # The returned law is what the returned policy achieves, and it attains the value.
         assert objective.evaluate(result.distribution) == pytest.approx(brute, abs=1e-9), name
-        law = tuple(zip(result.atoms.tolist(), result.probabilities.tolist()))
+        law = tuple(zip(result.atoms.tolist(), result.probabilities.tolist(), strict=True))
         assert definition(law) == pytest.approx(brute, abs=1e-9), name
         again = evaluate_policy(mdp, result.policy, stock=result.initial_stock)
         np.testing.assert_allclose(again.atoms, result.atoms, atol=1e-12)
@@ -227,6 +227,7 @@ def test_infinite_horizon_is_truncated_with_a_bounded_tail():
     assert solve(mdp, ExpectedUtility(lambda x: x), truncation_tol=tol).value == pytest.approx(v[0], abs=tol)
 
 
+@pytest.mark.solver  # DP through dot-product reductions, against a recorded pymdptoolbox figure
 def test_risk_neutral_value_matches_recorded_pymdptoolbox_figure():
     """pymdptoolbox 4.0b3 (numpy 2.4.6, scipy 1.17.1), ``FiniteHorizon(P[a, s, s'], R[s, a], 1.0, 8)`` on the MDP
     below (bench/bench_dp.py's random_mdp(64, 4, 8)), run once in a scratch venv: V[0, 0] = 6.2056766498492895."""

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from qfin.costs import transaction_remainder
-from qfin.envs import PortfolioEnv, logits_to_weights, portfolio_step
-from qfin.envs import _kernels
+from qfin.envs import PortfolioEnv, _kernels, logits_to_weights, portfolio_step
 from qfin.errors import QfinError
 
 
@@ -22,7 +21,7 @@ def test_compiled_remainder_equals_the_vectorised_cost_model(exact):
     before, after = _random_weights(rng, 500, 20), _random_weights(rng, 500, 20)
     method = "exact" if exact else "l1"
     expected = transaction_remainder(before, after, 0.002, 0.0035, method=method)
-    compiled = [_kernels.remainder(b, a, 0.002, 0.0035, exact, 1e-14, 100) for b, a in zip(before, after)]
+    compiled = [_kernels.remainder(b, a, 0.002, 0.0035, exact, 1e-14, 100) for b, a in zip(before, after, strict=True)]
     np.testing.assert_allclose(compiled, expected, rtol=0, atol=1e-15)
 
 

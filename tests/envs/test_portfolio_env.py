@@ -111,7 +111,7 @@ def test_no_look_ahead(prices):
             seen.append(obs)
         assert env._t == t_check
         observations.append(seen)
-    for a, b in zip(*observations):
+    for a, b in zip(*observations, strict=True):
         np.testing.assert_array_equal(a["prices"], b["prices"])
         np.testing.assert_array_equal(a["weights"], b["weights"])
     # and one step later the perturbation shows up, so the check can fail

@@ -14,7 +14,8 @@ from qfin.hedging import (
     heston_price,
 )
 
-TRUE = {"v0": 0.05, "kappa": 1.8, "theta": 0.06, "sigma": 0.5, "rho": -0.65}  # 2 kappa theta / sigma^2 = 0.864: Feller fails
+# 2 kappa theta / sigma^2 = 0.864: Feller fails
+TRUE = {"v0": 0.05, "kappa": 1.8, "theta": 0.06, "sigma": 0.5, "rho": -0.65}
 
 
 def _surface():
@@ -22,6 +23,7 @@ def _surface():
     return k, t, heston_price(100.0, k, t, 0.02, **TRUE, warn=False)
 
 
+@pytest.mark.solver  # scipy least_squares
 def test_calibration_recovers_synthetic_parameters_and_reports_feller():
     k, t, prices = _surface()
     with pytest.warns(FellerWarning):
@@ -32,6 +34,7 @@ def test_calibration_recovers_synthetic_parameters_and_reports_feller():
     assert not fit.feller and fit.feller_ratio == pytest.approx(0.864, abs=1e-3)
 
 
+@pytest.mark.solver  # scipy least_squares
 def test_calibration_accepts_implied_vols_and_rejects_nan_quotes():
     k, t, prices = _surface()
     from qfin.hedging import implied_vol

@@ -22,12 +22,14 @@ from qfin.hedging import (
 
 # Heston parameter sets: S0 = 100 everywhere.
 CASES = {
-    "ordinary_1y": {"maturity": 1.0, "rate": 0.03, "dividend": 0.01, "v0": 0.04, "kappa": 2.0, "theta": 0.04, "sigma": 0.3, "rho": -0.7},
+    "ordinary_1y": {"maturity": 1.0, "rate": 0.03, "dividend": 0.01, "v0": 0.04, "kappa": 2.0, "theta": 0.04,
+                    "sigma": 0.3, "rho": -0.7},
     # high vol of vol, 30 days: the integrand decays slowly, a short truncation of the integrals fails here
-    "volvol_30d": {"maturity": 30 / 365, "rate": 0.02, "dividend": 0.0, "v0": 0.04, "kappa": 1.5, "theta": 0.06, "sigma": 1.5,
-                       "rho": -0.8},
+    "volvol_30d": {"maturity": 30 / 365, "rate": 0.02, "dividend": 0.0, "v0": 0.04, "kappa": 1.5, "theta": 0.06,
+                   "sigma": 1.5, "rho": -0.8},
     # Andersen (2008) case I, Feller badly violated
-    "andersen_10y": {"maturity": 10.0, "rate": 0.0, "dividend": 0.0, "v0": 0.04, "kappa": 0.5, "theta": 0.04, "sigma": 1.0, "rho": -0.9},
+    "andersen_10y": {"maturity": 10.0, "rate": 0.0, "dividend": 0.0, "v0": 0.04, "kappa": 0.5, "theta": 0.04,
+                     "sigma": 1.0, "rho": -0.9},
 }
 
 # QuantLib 1.44 (pip wheel, Python 3.11): AnalyticHestonEngine(HestonModel(HestonProcess(...)), 1e-12, 100000),
@@ -104,6 +106,7 @@ def test_implied_vol_refuses_arbitrage_prices():
         implied_vol([5.0, float("nan")], 100.0, 100.0, 1.0, 0.0)
 
 
+@pytest.mark.solver  # scipy quad_vec against recorded QuantLib figures
 @pytest.mark.parametrize("key", sorted(QL))
 def test_heston_matches_quantlib(key):
     name, strike, kind = key.split("|")
@@ -114,6 +117,7 @@ def test_heston_matches_quantlib(key):
         assert heston_delta(100.0, float(strike), kind=kind, **CASES[name]) == pytest.approx(ql_delta, abs=1e-6)
 
 
+@pytest.mark.solver  # scipy quad_vec against recorded QuantLib figures
 def test_heston_vectorised_over_strikes_and_upper_limit_matters():
     strikes = np.array([80.0, 100.0, 120.0])
     prices = heston_price(100.0, strikes, **CASES["volvol_30d"], warn=False)

@@ -21,7 +21,8 @@ TINY_MODEL = KlineModelConfig(coarse_bits=4, fine_bits=3, d_model=16, n_heads=2,
 
 def tiny_config(**kw) -> KlineTrainConfig:
     base = {"datasets": ("sp500_index",), "tokenizer": TINY_TOK, "model": TINY_MODEL, "lookback": 24, "horizon": 8,
-                "stride": 8, "tokenizer_steps": 150, "model_steps": 60, "batch_size": 32, "lr": 3e-3, "checkpoint_every": 30}
+                "stride": 8, "tokenizer_steps": 150, "model_steps": 60, "batch_size": 32, "lr": 3e-3,
+                "checkpoint_every": 30}
     base.update(kw)
     return KlineTrainConfig(**base)
 

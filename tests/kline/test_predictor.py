@@ -114,7 +114,8 @@ def test_bad_inputs_raise_clear_errors(predictor, spx):
 
 
 def test_frequencies():
-    ts = np.array(["2024-01-04T16:00", "2024-01-05T16:00", "2024-01-08T16:00", "2024-01-09T16:00"], dtype="datetime64[us]")
+    ts = np.array(["2024-01-04T16:00", "2024-01-05T16:00", "2024-01-08T16:00", "2024-01-09T16:00"],
+                  dtype="datetime64[us]")
     assert infer_frequency(ts) == "1b"
     assert str(future_timestamps(ts[-1], 2, "1b")[1]) == "2024-01-11T16:00:00.000000"
     assert str(future_timestamps(ts[1], 1, "1b")[0]) == "2024-01-08T16:00:00.000000"  # Friday -> Monday

@@ -9,8 +9,24 @@ import pytest
 from scipy.stats import norm
 
 from qfin.errors import DataValidationError
-from qfin.ope import (ESTIMATORS, LoggedData, OPESupportWarning, dm, dr, estimate_all, fitted_q_evaluation,
-                      gaussian_density, pdis, random_tabular_mdp, rollout, snpdis, sndr, sntis, softmax_policy, tis)
+from qfin.ope import (
+    ESTIMATORS,
+    LoggedData,
+    OPESupportWarning,
+    dm,
+    dr,
+    estimate_all,
+    fitted_q_evaluation,
+    gaussian_density,
+    pdis,
+    random_tabular_mdp,
+    rollout,
+    sndr,
+    snpdis,
+    sntis,
+    softmax_policy,
+    tis,
+)
 
 MDP = random_tabular_mdp(n_states=3, n_actions=2, horizon=4, gamma=0.9, terminal_prob=0.15, reward_noise=0.3,
                          seed=7)

@@ -7,8 +7,17 @@ import polars as pl
 import pytest
 
 from qfin.errors import DataValidationError
-from qfin.ope import (LoggedData, OPESupportWarning, check_support, epsilon_greedy_policy, load_logged,
-                      random_tabular_mdp, rollout, save_logged, softmax_policy)
+from qfin.ope import (
+    LoggedData,
+    OPESupportWarning,
+    check_support,
+    epsilon_greedy_policy,
+    load_logged,
+    random_tabular_mdp,
+    rollout,
+    save_logged,
+    softmax_policy,
+)
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,22 @@ import pytest
 from scipy.stats import spearmanr
 
 from qfin.errors import DataValidationError
-from qfin.ope import (best_at_k, kth_at_k, mean_at_k, mse, normalized_mse, rank_correlation, regret_at_k,
-                      safety_violation_rate, sharpe_ratio_at_k, std_at_k, top_k_indices, type_i_error_rate,
-                      type_ii_error_rate, worst_at_k)
+from qfin.ope import (
+    best_at_k,
+    kth_at_k,
+    mean_at_k,
+    mse,
+    normalized_mse,
+    rank_correlation,
+    regret_at_k,
+    safety_violation_rate,
+    sharpe_ratio_at_k,
+    std_at_k,
+    top_k_indices,
+    type_i_error_rate,
+    type_ii_error_rate,
+    worst_at_k,
+)
 
 # Ranked by estimate: candidate 0 (0.9), 2 (0.7), 1 (0.5), 3 (0.1) -> true values 1, 2, 4, 3.
 EST = [0.9, 0.5, 0.7, 0.1]

@@ -11,8 +11,18 @@ import pytest
 
 from qfin.envs import DiscreteActions, HedgingEnv
 from qfin.errors import QfinError
-from qfin.ope import (ConstantHedge, DeltaHedge, UniformPolicy, dr, fitted_q_evaluation, log_episodes, pdis,
-                      policy_values, run_episodes, tis)
+from qfin.ope import (
+    ConstantHedge,
+    DeltaHedge,
+    UniformPolicy,
+    dr,
+    fitted_q_evaluation,
+    log_episodes,
+    pdis,
+    policy_values,
+    run_episodes,
+    tis,
+)
 
 MENU = [0.0, 0.25, 0.5, 0.75, 1.0]
 

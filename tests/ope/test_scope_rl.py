@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qfin.ope import dr, pdis, random_tabular_mdp, rollout, snpdis, sndr, sntis, softmax_policy, tis
+from qfin.ope import dr, pdis, random_tabular_mdp, rollout, sndr, snpdis, sntis, softmax_policy, tis
 
 RECORDED = json.loads((Path(__file__).parent / "scope_rl_estimates.json").read_text())
 
@@ -25,6 +25,7 @@ def _data(n_episodes=200, horizon=5, seed=0):
     return data, 0.5 * q + 0.1
 
 
+@pytest.mark.solver  # Q from a DP through matrix products, against recorded SCOPE-RL figures
 def test_same_estimates_as_scope_rl():
     assert RECORDED["scope_rl_version"] == "0.2.1"
     data, q = _data()

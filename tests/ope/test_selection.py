@@ -11,8 +11,19 @@ import polars as pl
 import pytest
 
 from qfin.errors import DataValidationError
-from qfin.ope import (assess_estimators, write_report, best_at_k, epsilon_greedy_policy, estimate_all, plot_topk,
-                      random_tabular_mdp, rank_correlation, rollout, sharpe_ratio_at_k, softmax_policy)
+from qfin.ope import (
+    assess_estimators,
+    best_at_k,
+    epsilon_greedy_policy,
+    estimate_all,
+    plot_topk,
+    random_tabular_mdp,
+    rank_correlation,
+    rollout,
+    sharpe_ratio_at_k,
+    softmax_policy,
+    write_report,
+)
 
 TRUE = {"a": 1.0, "b": 4.0, "c": 2.0, "d": 3.0}
 

@@ -100,7 +100,7 @@ def test_lstm_gate_gradients_match_autograd_for_a_stepwise_unroll():
     for rec in records:
         xr, st, seq, h_n, c_n = rec
         d = torch.autograd.grad(out, [seq, h_n, c_n], retain_graph=True, allow_unused=True)
-        d = [torch.zeros_like(t) if g is None else g for g, t in zip(d, (seq, h_n, c_n))]
+        d = [torch.zeros_like(t) if g is None else g for g, t in zip(d, (seq, h_n, c_n), strict=True)]
         xs, _, gs = opt._lstm_gates_grad(lstm, xr, st, *d)
         total += gs.T @ xs
     torch.testing.assert_close(total, lstm.weight_ih_l0.grad, atol=1e-10, rtol=1e-8)

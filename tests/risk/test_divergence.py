@@ -10,8 +10,7 @@ from scipy.spatial.distance import jensenshannon
 from scipy.special import rel_entr, xlogy
 
 from qfin.errors import DataValidationError, QfinError
-from qfin.risk.divergence import (f_divergence, jeffreys_divergence, js_divergence, kl_divergence,
-                                  reverse_kl_divergence)
+from qfin.risk.divergence import f_divergence, jeffreys_divergence, js_divergence, kl_divergence, reverse_kl_divergence
 
 RNG = np.random.default_rng(5)
 PAIRS = [

@@ -22,9 +22,21 @@ import pytest
 from scipy import stats
 
 from qfin.errors import DataValidationError, QfinError
-from qfin.risk import (annual_volatility, cagr, calmar_ratio, cumulative_returns, drawdown_series, equity_curve,
-                       log_returns, max_drawdown, probabilistic_sharpe_ratio, sharpe_ratio, simple_returns,
-                       sortino_ratio, total_return)
+from qfin.risk import (
+    annual_volatility,
+    cagr,
+    calmar_ratio,
+    cumulative_returns,
+    drawdown_series,
+    equity_curve,
+    log_returns,
+    max_drawdown,
+    probabilistic_sharpe_ratio,
+    sharpe_ratio,
+    simple_returns,
+    sortino_ratio,
+    total_return,
+)
 
 SERIES = {
     "rng7": np.random.default_rng(7).normal(0.0004, 0.012, 1000),

@@ -15,8 +15,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qfin.errors import DataValidationError, QfinError
-from qfin.risk import (entropic_risk, expected_shortfall, lower_tail_mean, mixed_var, range_value_at_risk,
-                       rockafellar_uryasev, value_at_risk)
+from qfin.risk import (
+    entropic_risk,
+    expected_shortfall,
+    lower_tail_mean,
+    mixed_var,
+    range_value_at_risk,
+    rockafellar_uryasev,
+    value_at_risk,
+)
 
 RNG7 = np.random.default_rng(7).normal(0.0004, 0.012, 1000)
 HAND = np.array([-0.02, 0.01, 0.03, -0.01, 0.02, -0.05, 0.015, 0.0, -0.03, 0.04, 0.005, -0.012])

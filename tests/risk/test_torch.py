@@ -3,13 +3,20 @@ differences (torch.autograd.gradcheck, float64) and closed-form derivatives, and
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
 from qfin.errors import DataValidationError, QfinError
-from qfin.risk import (entropic_risk, expected_shortfall, lower_tail_mean, mixed_var, range_value_at_risk,
-                       rockafellar_uryasev, sharpe_ratio, value_at_risk)
+from qfin.risk import (
+    entropic_risk,
+    expected_shortfall,
+    lower_tail_mean,
+    mixed_var,
+    range_value_at_risk,
+    rockafellar_uryasev,
+    sharpe_ratio,
+    value_at_risk,
+)
 
 torch = pytest.importorskip("torch")
 

@@ -30,6 +30,7 @@ def built(german, tmp_path_factory):
     return out, build_scorecard(german, "target", out, protected=PROTECTED, seed=0, n_boot=100)
 
 
+@pytest.mark.solver  # the CBC fairness frontier and lbfgs logistic regressions
 def test_outputs_and_figures(built, german):
     out, result = built
     names = {p.name for p in out.iterdir()}
@@ -58,7 +59,9 @@ def test_outputs_and_figures(built, german):
     frontier = pl.read_csv(out / "frontier.csv")
     ok = frontier.filter(pl.col("status") == "Optimal")
     assert ok.height >= 5 and (ok["iv_fair"].drop_nans() <= ok["epsilon"] + 1e-9).all()
-    assert (ok["iv"].diff().drop_nulls() <= 1e-12).all()  # tighter epsilon, no more IV
+    # tighter epsilon, no more IV (each epsilon a separate CBC solve, optimal to its tolerances: 1e-9 as in
+    # tests/scorecards/test_fairness.py)
+    assert (ok["iv"].diff().drop_nulls() <= 1e-9).all()
 
 
 def test_report_is_self_contained(built):

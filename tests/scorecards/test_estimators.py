@@ -120,7 +120,7 @@ def test_woe_and_iv_of_encoder_match_information_value(german):
     for j, name in enumerate(X.columns[:5]):
         ref = information_value(bins[name].to_numpy(), y.to_numpy(), smoothing=0.5)
         assert enc.iv_[j].value == pytest.approx(ref.value, abs=1e-12)
-        woe_by_bin = dict(zip(ref.table["bin"].to_list(), ref.table["woe"].to_list()))
+        woe_by_bin = dict(zip(ref.table["bin"].to_list(), ref.table["woe"].to_list(), strict=True))
         got = enc.transform(X)[name].to_numpy()
         assert np.allclose(got, [woe_by_bin[str(b)] for b in bins[name].to_numpy()])
     table = enc.iv_table()
@@ -218,7 +218,7 @@ def test_tree_and_quantile_methods_reproduce_their_references():
     bins = b.transform(x[:, None])[:, 0]
     leaves = DecisionTreeClassifier(max_leaf_nodes=4, min_samples_leaf=150, random_state=0).fit(x[:, None], y) \
         .apply(x[:, None])
-    pairs = set(zip(bins.tolist(), leaves.tolist()))
+    pairs = set(zip(bins.tolist(), leaves.tolist(), strict=True))
     assert len(pairs) == len(set(bins.tolist())) == len(set(leaves.tolist())) == 4  # the same partition
     q = StumpBinner(method="quantile", max_bins=4, min_bin_share=0.0).fit(x[:, None], y)
     shares = np.bincount(q.transform(x[:, None])[:, 0]) / x.size

@@ -30,8 +30,8 @@ def _brute_force(good, bad, g1, g0, eps, max_bins, min_share, trend):
         edges = [0, *cuts, P]
         if len(edges) - 1 > max_bins:
             continue
-        agg = lambda c: np.array([c[a:b].sum() for a, b in zip(edges[:-1], edges[1:])])  # noqa: E731
-        G, B, F1, F0 = agg(good), agg(bad), agg(g1), agg(g0)
+        G, B, F1, F0 = (np.array([c[a:b].sum() for a, b in zip(edges[:-1], edges[1:], strict=True)])
+                        for c in (good, bad, g1, g0))
         if (G == 0).any() or (B == 0).any() or (F1 == 0).any() or (F0 == 0).any():
             continue
         if ((G + B) < min_share * (good.sum() + bad.sum())).any():
@@ -48,10 +48,11 @@ def _brute_force(good, bad, g1, g0, eps, max_bins, min_share, trend):
         if fair > eps:
             continue
         if iv > best[0]:
-            best = (iv, list(zip(edges[:-1], [e - 1 for e in edges[1:]])), fair)
+            best = (iv, list(zip(edges[:-1], [e - 1 for e in edges[1:]], strict=True)), fair)
     return best
 
 
+@pytest.mark.solver  # the PuLP/CBC MIP
 @pytest.mark.parametrize("eps", [np.inf, 0.3, 0.1, 0.03, 0.0])
 @pytest.mark.parametrize("trend,max_bins,min_share", [(None, 8, 0.0), ("descending", 4, 0.1), ("ascending", 5, 0.05)])
 def test_mip_equals_brute_force_on_8_prebins(eps, trend, max_bins, min_share):
@@ -65,13 +66,16 @@ def test_mip_equals_brute_force_on_8_prebins(eps, trend, max_bins, min_share):
         assert sol.iv_fair <= eps + 1e-9 if np.isfinite(eps) else True
 
 
+@pytest.mark.solver  # one CBC solve per epsilon
 def test_frontier_is_monotone_and_constraint_binds():
     df = synthetic_credit(5000, seed=1)
     eps = [np.inf, 0.5, 0.2, 0.05]
     fr = fairness_frontier(df["tenure_at_address"], df["target"], df["protected"], eps, n_prebins=10,
                            monotonic_trend="descending")
     iv = fr["iv"].to_numpy()
-    assert np.all(np.diff(iv) <= 1e-12)  # tighter fairness never buys more IV
+    # tighter fairness never buys more IV; each epsilon is a separate CBC solve, optimal only to its tolerances
+    # (hence 1e-9, as against the brute force above)
+    assert np.all(np.diff(iv) <= 1e-9)
     assert np.all(fr["iv_fair"].to_numpy()[1:] <= np.array(eps[1:]) + 1e-9)
     assert fr["iv_fair"][0] > 0.5  # the proxy feature: unconstrained binning is far from fair
 
@@ -89,6 +93,7 @@ def test_fairness_iv_and_air_closed_forms():
         adverse_impact_ratio(approved, np.zeros(10))
 
 
+@pytest.mark.solver  # CBC binnings and lbfgs logistic regressions
 def test_frontier_with_the_rest_of_the_model():
     df = synthetic_credit(5000, seed=2)
     others = df.select("income", "debt_to_income", "utilization", "delinquencies").to_numpy()

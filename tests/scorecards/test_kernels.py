@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from qfin.scorecards import StumpBinner, WoEEncoder
-from qfin.scorecards import _kernels
+from qfin.scorecards import StumpBinner, WoEEncoder, _kernels
 
 
 def _reference_bins(x, thresholds, specials):
