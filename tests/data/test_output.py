@@ -43,3 +43,56 @@ def test_a_foreign_non_empty_folder_is_never_replaced(tmp_path):
         with staged_output(out, "metrics.json"):
             pass
     assert (out / "chapter1.tex").read_text() == "precious"
+
+
+def _previous_run(tmp_path):
+    out = tmp_path / "run"
+    with staged_output(out, "metrics.json") as staging:
+        (staging / "metrics.json").write_text('{"run": 1}')
+    return out
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["atomic_exchange", "rename_aside"])
+def test_a_rerun_replaces_the_previous_output_and_leaves_nothing_beside_it(tmp_path, monkeypatch, exchange):
+    import qfin.data._output as output
+
+    out = _previous_run(tmp_path)
+    if not exchange:
+        monkeypatch.setattr(output, "_exchange", lambda a, b: False)
+    with staged_output(out, "metrics.json") as staging:
+        (staging / "metrics.json").write_text('{"run": 2}')
+    assert json.loads((out / "metrics.json").read_text()) == {"run": 2}
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_the_swap_is_one_atomic_exchange_on_linux(tmp_path):
+    import qfin.data._output as output
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "x").write_text("a")
+    (b / "x").write_text("b")
+    if not output._exchange(a, b):
+        pytest.skip("this OS or filesystem has no renameat2(RENAME_EXCHANGE); the rename-aside path is used")
+    assert (a / "x").read_text() == "b" and (b / "x").read_text() == "a"
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["atomic_exchange", "rename_aside"])
+def test_a_kill_while_deleting_the_old_output_never_loses_the_new_one(tmp_path, monkeypatch, exchange):
+    import qfin.data._output as output
+
+    out = _previous_run(tmp_path)
+    staging = tmp_path / ".run.staging"
+    staging.mkdir()
+    (staging / "metrics.json").write_text('{"run": 2}')
+    if not exchange:
+        monkeypatch.setattr(output, "_exchange", lambda a, b: False)
+
+    def rmtree_that_dies(path, ignore_errors=False):
+        raise KeyboardInterrupt("killed while deleting the previous results")
+
+    monkeypatch.setattr(output.shutil, "rmtree", rmtree_that_dies)
+    with pytest.raises(KeyboardInterrupt):
+        output._swap_in(staging, out)
+    assert json.loads((out / "metrics.json").read_text()) == {"run": 2}
