@@ -19,3 +19,11 @@ def finite_number(value: Any, name: str, *, low: float | None = None, low_open: 
     if low is not None and (value <= low if low_open else value < low):
         raise QfinError(f"{name} must be {'>' if low_open else '>='} {low}; got {value!r}")
     return float(value)
+
+
+def no_render_mode(render_mode: Any, env_name: str) -> None:
+    """Gymnasium passes ``render_mode`` to every environment (``gym.make(id, render_mode=...)``); qfin's draw
+    nothing, so only ``None`` is accepted, with an error that says where the pictures are instead."""
+    if render_mode is not None:
+        raise QfinError(f"{env_name} has no render modes (metadata['render_modes'] is empty); got "
+                        f"render_mode={render_mode!r}. Accepted: None; plot the values in each step's info instead")

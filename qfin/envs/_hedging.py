@@ -21,7 +21,7 @@ import numpy as np
 from gymnasium import spaces
 
 from qfin.data.simulate import HestonParams, gbm, hedging_increment, hedging_terminal, heston
-from qfin.envs._checks import finite_number
+from qfin.envs._checks import finite_number, no_render_mode
 from qfin.errors import QfinError
 
 __all__ = ["HedgingEnv"]
@@ -51,6 +51,7 @@ class HedgingEnv(gym.Env):
         ``pnl - risk_aversion / 2 * pnl^2`` at maturity (mean minus lambda/2 times the second moment).
     max_hedge : the action space is ``Box(-max_hedge, max_hedge)``; hedges outside it are used unclipped.
     path_batch : paths simulated at once and consumed one per episode.
+    render_mode : Gymnasium's rendering switch; only ``None`` (the environment draws nothing).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
@@ -60,7 +61,8 @@ class HedgingEnv(gym.Env):
                  mu: float = 0.0, sigma: float = 0.2, heston: HestonParams | dict[str, float] | None = None,
                  cost: float = 0.0, premium: float | None = None, objective: str = "pnl",
                  risk_aversion: float = 1.0, max_hedge: float = 1.5, path_batch: int = 256,
-                 premium_paths: int = 100_000) -> None:
+                 premium_paths: int = 100_000, render_mode: str | None = None) -> None:
+        no_render_mode(render_mode, "HedgingEnv")
         super().__init__()
         if model not in ("gbm", "heston"):
             raise QfinError(f"model must be 'gbm' or 'heston'; got {model!r}")

@@ -26,7 +26,7 @@ from gymnasium import spaces
 
 from qfin.costs import CostMethod
 from qfin.data import load_dataset, to_prices, validate_prices
-from qfin.envs._checks import finite_number
+from qfin.envs._checks import finite_number, no_render_mode
 from qfin.errors import DataValidationError, QfinError
 
 from . import _kernels
@@ -113,6 +113,7 @@ class PortfolioEnv(gym.Env):
     long_only, softmax_scale, leverage, max_weight : the action mapping (:func:`logits_to_weights`).
     include_weights : add the drifted weights to the observation (Dict observation).
     initial_value : V at the episode start, all in cash (the first buy is charged).
+    render_mode : Gymnasium's rendering switch; only ``None`` (the environment draws nothing).
 
     ``info`` after each step: ``date`` (of the realisation, t + 1, numpy datetime64), ``value`` (V_{t+1}),
     ``weights`` (drifted, at t + 1), ``target_weights`` (w_t), ``turnover``, ``costs`` (money), ``return``
@@ -127,7 +128,8 @@ class PortfolioEnv(gym.Env):
                  cost_method: CostMethod = "exact", reward: str = "log_return",
                  reward_params: dict[str, Any] | None = None, long_only: bool = True, softmax_scale: float = 5.0,
                  leverage: float = 1.0, max_weight: float | None = None, include_weights: bool = False,
-                 initial_value: float = 1.0) -> None:
+                 initial_value: float = 1.0, render_mode: str | None = None) -> None:
+        no_render_mode(render_mode, "PortfolioEnv")
         super().__init__()
         self._reward = make_reward(reward, reward_params)
         self.reward_name = reward
