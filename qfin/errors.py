@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "QfinError",
+    "RenderModeError",
     "DataValidationError",
     "DatasetNotFoundError",
     "SpecError",
@@ -50,6 +51,11 @@ class DatasetNotFoundError(QfinError, KeyError):
 
 class SpecError(QfinError, ValueError):
     """A TOML spec or config with a wrong key, a wrong type or an impossible value."""
+
+
+class RenderModeError(QfinError, TypeError):
+    """An environment asked for a render mode it does not offer. A TypeError too, as Gymnasium's tools expect:
+    Stable-Baselines3's ``make_vec_env`` asks for ``"rgb_array"`` and retries without it on TypeError."""
 
 
 class CheckpointError(QfinError):

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from qfin.errors import QfinError
+from qfin.errors import QfinError, RenderModeError
 
 
 def finite_number(value: Any, name: str, *, low: float | None = None, low_open: bool = False) -> float:
@@ -23,7 +23,8 @@ def finite_number(value: Any, name: str, *, low: float | None = None, low_open: 
 
 def no_render_mode(render_mode: Any, env_name: str) -> None:
     """Gymnasium passes ``render_mode`` to every environment (``gym.make(id, render_mode=...)``); qfin's draw
-    nothing, so only ``None`` is accepted, with an error that says where the pictures are instead."""
+    nothing, so only ``None`` is accepted, with an error that says where the pictures are instead (a TypeError
+    too, so Stable-Baselines3's ``make_vec_env``, which asks for ``"rgb_array"``, falls back to no mode)."""
     if render_mode is not None:
-        raise QfinError(f"{env_name} has no render modes (metadata['render_modes'] is empty); got "
+        raise RenderModeError(f"{env_name} has no render modes (metadata['render_modes'] is empty); got "
                         f"render_mode={render_mode!r}. Accepted: None; plot the values in each step's info instead")

@@ -29,3 +29,4 @@ def test_an_offered_mode_that_does_not_exist_is_a_clear_error(env_id, mode):
         with pytest.raises(QfinError, match=rf"has no render modes .*render_mode='{mode}'\. Accepted: None") as info:
             gymnasium.make(env_id, render_mode=mode, **IDS[env_id])
     assert "\n" not in str(info.value)
+    assert isinstance(info.value, TypeError)  # what SB3's make_vec_env catches to retry without a render mode
