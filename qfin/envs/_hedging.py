@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -28,6 +29,17 @@ __all__ = ["HedgingEnv"]
 
 _OBJECTIVES = ("pnl", "entropic", "mean_variance")
 _PREMIUM_CACHE: dict[tuple, float] = {}
+
+
+@dataclass(frozen=True)
+class VanillaPayoff:
+    """max(S - K, 0) for a call, max(K - S, 0) for a put: a module-level callable, so the environment pickles."""
+
+    kind: str
+    strike: float
+
+    def __call__(self, spot: np.ndarray) -> np.ndarray:
+        return np.maximum(spot - self.strike, 0.0) if self.kind == "call" else np.maximum(self.strike - spot, 0.0)
 
 
 class HedgingEnv(gym.Env):
@@ -78,8 +90,7 @@ class HedgingEnv(gym.Env):
         if payoff is None:
             if kind not in ("call", "put"):
                 raise QfinError(f"kind must be 'call' or 'put' (or pass payoff=callable); got {kind!r}")
-            k = self.strike
-            payoff = (lambda s: np.maximum(s - k, 0.0)) if kind == "call" else (lambda s: np.maximum(k - s, 0.0))
+            payoff = VanillaPayoff(kind, self.strike)
         elif not callable(payoff):
             raise QfinError(f"payoff must be a callable of the terminal prices [n] -> [n]; got {payoff!r}")
         self.payoff = payoff
