@@ -59,11 +59,18 @@ def load_preset(path: str | Path) -> EnvPreset:
 
 
 def make_env(preset: str | Path | EnvPreset, **overrides: Any) -> gym.Env:
-    """``gymnasium.make`` the preset's environment; ``overrides`` replace or add constructor arguments."""
+    """``gymnasium.make`` the preset's environment; ``overrides`` replace or add constructor arguments.
+
+    Overriding ``reward`` with another reward drops the preset's ``reward_params`` (they are that reward's), so
+    the new reward starts from its own defaults unless ``reward_params`` is given too.
+    """
     if not isinstance(preset, EnvPreset):
         preset = load_preset(preset)
     unknown = sorted(set(overrides) - set(_accepted(preset.id)))
     if unknown:
         raise SpecError(f"unknown overrides {unknown} for {preset.id}; accepted: {_accepted(preset.id)}")
-    env = gym.make(preset.id, **{**preset.params, **overrides})
+    params = dict(preset.params)
+    if "reward" in overrides and "reward_params" not in overrides and overrides["reward"] != params.get("reward"):
+        params.pop("reward_params", None)  # the preset's reward parameters belong to the preset's reward
+    env = gym.make(preset.id, **{**params, **overrides})
     return env if preset.actions is None else DiscreteActions(env, preset.actions)

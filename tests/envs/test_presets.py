@@ -9,7 +9,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 from qfin.envs import load_preset, make_env
-from qfin.errors import SpecError
+from qfin.envs._rewards import REWARDS
+from qfin.errors import QfinError, SpecError
 
 PRESETS = sorted((Path(__file__).resolve().parents[2] / "envs").glob("*.toml"))
 
@@ -44,3 +45,22 @@ def test_bad_presets(tmp_path):
         load_preset(bad)
     with pytest.raises(SpecError, match="no such preset"):
         load_preset(tmp_path / "missing.toml")
+
+
+TRAIN = Path(__file__).resolve().parents[2] / "envs" / "portfolio_sp500_train.toml"
+
+
+@pytest.mark.parametrize("reward", ["cvar", "mixed_var", "log_return"])
+def test_overriding_the_reward_drops_the_presets_reward_params(reward):
+    env = make_env(TRAIN, reward=reward).unwrapped  # the preset's differential-Sharpe eta/warmup stay behind
+    assert env.reward_name == reward
+    assert env._reward.params == REWARDS[reward]
+
+
+def test_an_overridden_reward_takes_its_own_params_and_the_same_reward_keeps_the_presets():
+    env = make_env(TRAIN, reward="cvar", reward_params={"level": 0.9}).unwrapped
+    assert env._reward.params == {"level": 0.9, "risk_aversion": 1.0}
+    same = make_env(TRAIN, reward="differential_sharpe").unwrapped
+    assert same._reward.params["eta"] == 0.01 and same._reward.params["warmup"] == 20
+    with pytest.raises(QfinError, match=r"reward_params \['eta'\] are not parameters of reward 'cvar'"):
+        make_env(TRAIN, reward="cvar", reward_params={"eta": 0.01})
