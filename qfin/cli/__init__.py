@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from qfin import __version__
+from qfin.cli._app import command_group
 from qfin.cli._backtest import backtest_command
 from qfin.cli._data import data_app
 from qfin.cli._dp import dp_app
@@ -24,10 +25,9 @@ from qfin.cli._sweep import sweep_command
 from qfin.cli._train import train_app
 from qfin.errors import QfinError
 
-app = typer.Typer(
+app = command_group(
+    "qfin: quantitative-finance RL and risk-modelling toolkit.",
     name="qfin",
-    help="qfin: quantitative-finance RL and risk-modelling toolkit.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )

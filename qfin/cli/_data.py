@@ -8,7 +8,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-data_app = typer.Typer(help="List, inspect and import datasets.", no_args_is_help=True)
+from qfin.cli._app import command_group
+
+data_app = command_group("List, inspect and import datasets.")
 console = Console()
 
 

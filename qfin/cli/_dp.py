@@ -7,9 +7,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from qfin.cli._app import command_group
 from qfin.cli._tables import console
 
-dp_app = typer.Typer(help="Distributional dynamic programming with stock augmentation.", no_args_is_help=True)
+dp_app = command_group("Distributional dynamic programming with stock augmentation.")
 
 
 @dp_app.command("solve")

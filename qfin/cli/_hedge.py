@@ -11,11 +11,11 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from qfin.cli._app import command_group
 from qfin.cli._tables import console
 from qfin.errors import SpecError
 
-hedge_app = typer.Typer(help="Deep hedging under calibrated Heston: LSTM hedger, Adam vs K-FAC, baselines.",
-                        no_args_is_help=True)
+hedge_app = command_group("Deep hedging under calibrated Heston: LSTM hedger, Adam vs K-FAC, baselines.")
 
 REPORTED = ("mean", "std", "cvar_95", "entropic", "costs")
 

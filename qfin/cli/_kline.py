@@ -11,10 +11,10 @@ import typer
 from rich import box
 from rich.table import Table
 
+from qfin.cli._app import command_group
 from qfin.cli._tables import console
 
-kline_app = typer.Typer(help="K-line foundation model: pre-train, forecast, generate, evaluate.",
-                        no_args_is_help=True)
+kline_app = command_group("K-line foundation model: pre-train, forecast, generate, evaluate.")
 
 OUTPUT_SUFFIXES = (".csv", ".parquet")
 _SCALARS = {"int": int, "float": (int, float), "str": str, "bool": bool}

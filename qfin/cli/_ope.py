@@ -8,9 +8,10 @@ import typer
 from rich import box
 from rich.table import Table
 
+from qfin.cli._app import command_group
 from qfin.cli._tables import console
 
-ope_app = typer.Typer(help="Off-policy evaluation: estimators scored as policy selectors.", no_args_is_help=True)
+ope_app = command_group("Off-policy evaluation: estimators scored as policy selectors.")
 
 HEADERS = {"sharpe_ratio_at_k": "SharpeRatio@k", "best_at_k": "best@k", "worst_at_k": "worst@k",
            "regret_at_k": "regret@k", "rank_correlation": "Spearman", "normalized_mse": "nMSE",

@@ -8,10 +8,10 @@ import typer
 from rich import box
 from rich.table import Table
 
+from qfin.cli._app import command_group
 from qfin.cli._tables import console
 
-scorecard_app = typer.Typer(help="Credit scorecards: binning, WoE/IV, three encodings, fairness.",
-                            no_args_is_help=True)
+scorecard_app = command_group("Credit scorecards: binning, WoE/IV, three encodings, fairness.")
 
 
 @scorecard_app.command("build")

@@ -7,9 +7,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from qfin.cli._app import command_group
 from qfin.cli._tables import console
 
-train_app = typer.Typer(help="Train agents on qfin environments (Stable-Baselines3).", no_args_is_help=True)
+train_app = command_group("Train agents on qfin environments (Stable-Baselines3).")
 
 
 def _train(kind: str, config: Path, progress: bool) -> None:
