@@ -9,15 +9,17 @@ keys accepted at that place. pydantic is imported only when a spec is validated.
 
 from __future__ import annotations
 
+import contextvars
 import tomllib
 from pathlib import Path
 from typing import Any, TypeVar
 
 from qfin.errors import SpecError
 
-__all__ = ["describe_validation_error", "parse_model", "read_toml"]
+__all__ = ["SpecErrorsOnInit", "describe_validation_error", "parse_model", "read_toml"]
 
 Model = TypeVar("Model")
+_PARSING = contextvars.ContextVar("qfin_specs_parsing", default=False)  # inside parse_model: keep pydantic's errors
 
 
 def read_toml(path: str | Path, what: str = "spec") -> dict[str, Any]:
@@ -77,14 +79,35 @@ def describe_validation_error(err: Any, root: type) -> str:
         return f"unknown key {where!r}; accepted: {accepted}"
     if problem["type"] == "missing":
         return f"missing key {where!r}"
-    return f"{where}: {problem['msg'].removeprefix('Value error, ')}"
+    message = problem["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if keys else message  # a check of the whole table names its own keys
 
 
 def parse_model(model: type[Model], raw: Any, source: str | Path) -> Model:
     """``model.model_validate(raw)``, with any validation problem raised as ``SpecError("{source}: ...")``."""
     from pydantic import ValidationError
 
+    token = _PARSING.set(True)
     try:
         return model.model_validate(raw)  # type: ignore[attr-defined]
     except ValidationError as err:
         raise SpecError(f"{source}: {describe_validation_error(err, model)}") from None
+    finally:
+        _PARSING.reset(token)
+
+
+class SpecErrorsOnInit:
+    """Mixin for pydantic models built in Python (``Config(lr=...)``): a bad argument raises the same one-line
+    :class:`SpecError` a bad spec file does, not pydantic's multi-line ``ValidationError``. List it before
+    ``BaseModel``: ``class MyConfig(SpecErrorsOnInit, BaseModel)``."""
+
+    def __init__(self, **data: Any) -> None:
+        from pydantic import ValidationError
+
+        if _PARSING.get():  # pydantic calls a custom __init__ while validating: parse_model words the error
+            super().__init__(**data)
+            return
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            raise SpecError(f"{type(self).__name__}: {describe_validation_error(err, type(self))}") from None

@@ -1,121 +1,128 @@
-"""Configs of the K-line tokenizer, model and training run: frozen dataclasses that round-trip through JSON."""
+"""Configs of the K-line tokenizer, model and training run: frozen pydantic models (through ``qfin.specs``) that
+round-trip through JSON, and :func:`load_train_config`, the one reader of a config preset or file.
+
+Numbers are strict where a wrong type would fail deep inside training: an ``int`` field refuses 16.5 and
+``true``, a ``float`` field takes an integer but not a boolean.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import asdict, dataclass, field
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, StrictBool, StrictFloat, StrictInt, StrictStr, model_validator
 
 from ..errors import SpecError
+from ..specs import SpecErrorsOnInit, parse_model, read_toml
+
+__all__ = ["KlineModelConfig", "KlineTokenizerConfig", "KlineTrainConfig", "cpu_config", "gpu_config",
+           "load_train_config"]
 
 
-def _from_dict(cls, data: dict, where: str):
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - names
-    if unknown:
-        raise SpecError(f"{where}: unknown keys {sorted(unknown)}; accepted: {sorted(names)}")
-    return cls(**data)
+class _Config(SpecErrorsOnInit, BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-@dataclass(frozen=True)
-class KlineTokenizerConfig:
+class KlineTokenizerConfig(_Config):
     """Tokenizer shape: ``coarse_bits + fine_bits`` BSQ bits per bar (the split may be asymmetric), causal
     encoder / decoder of ``enc_layers`` / ``dec_layers`` blocks of width ``d_model``; loss weights."""
 
-    n_features: int = 5
-    d_model: int = 32
-    n_heads: int = 2
-    ffn_hidden: int = 64
-    enc_layers: int = 2
-    dec_layers: int = 2
-    coarse_bits: int = 5
-    fine_bits: int = 5
-    entropy_weight: float = 0.05
-    entropy_gamma: float = 1.0
-    entropy_inv_temperature: float = 1.0
+    n_features: StrictInt = 5
+    d_model: StrictInt = 32
+    n_heads: StrictInt = 2
+    ffn_hidden: StrictInt = 64
+    enc_layers: StrictInt = 2
+    dec_layers: StrictInt = 2
+    coarse_bits: StrictInt = 5
+    fine_bits: StrictInt = 5
+    entropy_weight: StrictFloat = 0.05
+    entropy_gamma: StrictFloat = 1.0
+    entropy_inv_temperature: StrictFloat = 1.0
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _bits(self) -> KlineTokenizerConfig:
         if self.coarse_bits < 1 or self.fine_bits < 1 or self.coarse_bits + self.fine_bits > 30:
-            raise SpecError(f"coarse_bits ({self.coarse_bits}) and fine_bits ({self.fine_bits}) must be >= 1 "
-                            f"with a total of at most 30")
+            raise ValueError(f"coarse_bits ({self.coarse_bits}) and fine_bits ({self.fine_bits}) must be >= 1 "
+                             f"with a total of at most 30")
+        return self
 
     @property
     def n_bits(self) -> int:
         return self.coarse_bits + self.fine_bits
 
 
-@dataclass(frozen=True)
-class KlineModelConfig:
+class KlineModelConfig(_Config):
     """Autoregressive model shape; its ``coarse_bits``/``fine_bits`` must equal the tokenizer's."""
 
-    coarse_bits: int = 5
-    fine_bits: int = 5
-    d_model: int = 64
-    n_heads: int = 4
-    ffn_hidden: int = 128
-    n_layers: int = 3
+    coarse_bits: StrictInt = 5
+    fine_bits: StrictInt = 5
+    d_model: StrictInt = 64
+    n_heads: StrictInt = 4
+    ffn_hidden: StrictInt = 128
+    n_layers: StrictInt = 3
 
 
-@dataclass(frozen=True)
-class KlineTrainConfig:
+class KlineTrainConfig(_Config):
     """A whole pre-training run: corpus, window shape, both networks and the optimisation budget.
 
     ``lookback`` bars are normalised and conditioned on; the model learns on windows of
     ``lookback + horizon`` bars. Steps count optimiser updates of each stage (tokenizer, then model).
     """
 
-    datasets: tuple[str, ...] = ("sp500_index", "nasdaq_index", "msft")
-    train_end: str = "2012-12-31"
-    validation_end: str = "2015-06-30"
-    synthetic_garch_paths: int = 0
-    synthetic_garch_steps: int = 2000
-    lookback: int = 64
-    horizon: int = 16
-    stride: int = 2
-    clip: float = 5.0
-    log_volume: bool = True
-    tokenizer: KlineTokenizerConfig = field(default_factory=KlineTokenizerConfig)
-    model: KlineModelConfig = field(default_factory=KlineModelConfig)
-    tokenizer_steps: int = 500
-    model_steps: int = 900
-    batch_size: int = 32
-    lr: float = 2e-3
-    weight_decay: float = 0.01
-    checkpoint_every: int = 100
-    seed: int = 0
+    datasets: tuple[StrictStr, ...] = ("sp500_index", "nasdaq_index", "msft")
+    train_end: StrictStr = "2012-12-31"
+    validation_end: StrictStr = "2015-06-30"
+    synthetic_garch_paths: StrictInt = 0
+    synthetic_garch_steps: StrictInt = 2000
+    lookback: StrictInt = 64
+    horizon: StrictInt = 16
+    stride: StrictInt = 2
+    clip: StrictFloat = 5.0
+    log_volume: StrictBool = True
+    tokenizer: KlineTokenizerConfig = KlineTokenizerConfig()
+    model: KlineModelConfig = KlineModelConfig()
+    tokenizer_steps: StrictInt = 500
+    model_steps: StrictInt = 900
+    batch_size: StrictInt = 32
+    lr: StrictFloat = 2e-3
+    weight_decay: StrictFloat = 0.01
+    checkpoint_every: StrictInt = 100
+    seed: StrictInt = 0
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _consistent(self) -> KlineTrainConfig:
         if (self.tokenizer.coarse_bits, self.tokenizer.fine_bits) != (self.model.coarse_bits, self.model.fine_bits):
-            raise SpecError("model coarse_bits/fine_bits must equal the tokenizer's: "
-                            f"{(self.model.coarse_bits, self.model.fine_bits)} vs "
-                            f"{(self.tokenizer.coarse_bits, self.tokenizer.fine_bits)}")
+            raise ValueError("model coarse_bits/fine_bits must equal the tokenizer's: "
+                             f"{(self.model.coarse_bits, self.model.fine_bits)} vs "
+                             f"{(self.tokenizer.coarse_bits, self.tokenizer.fine_bits)}")
         if self.lookback < 8:
-            raise SpecError(f"lookback must be at least 8 bars; got {self.lookback}")
+            raise ValueError(f"lookback must be at least 8 bars; got {self.lookback}")
         if self.horizon < 1:
-            raise SpecError(f"horizon must be at least 1 bar; got {self.horizon}")
+            raise ValueError(f"horizon must be at least 1 bar; got {self.horizon}")
+        return self
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["datasets"] = list(self.datasets)
-        return d
+        """The config as plain JSON types (lists for tuples)."""
+        return self.model_dump(mode="json")
 
     @classmethod
-    def from_dict(cls, data: dict) -> KlineTrainConfig:
-        data = dict(data)
-        if "tokenizer" in data:
-            data["tokenizer"] = _from_dict(KlineTokenizerConfig, data["tokenizer"], "tokenizer")
-        if "model" in data:
-            data["model"] = _from_dict(KlineModelConfig, data["model"], "model")
-        if "datasets" in data:
-            data["datasets"] = tuple(data["datasets"])
-        return _from_dict(cls, data, "kline config")
+    def from_dict(cls, data: Any, source: str = "kline config") -> KlineTrainConfig:
+        """A config from a dict of its fields (nested ``tokenizer`` and ``model`` tables); problems are one
+        :class:`SpecError` line naming the key."""
+        return parse_model(cls, data, source)
+
+    def replace(self, **changes: Any) -> KlineTrainConfig:
+        """A copy with ``changes`` applied and validated again."""
+        return type(self).from_dict({**self.model_dump(), **changes}, "kline config")
 
 
-def cpu_config(**overrides) -> KlineTrainConfig:
+def cpu_config(**overrides: Any) -> KlineTrainConfig:
     """The config that pre-trains on 2 CPU cores in well under 10 minutes."""
-    return dataclasses.replace(KlineTrainConfig(), **overrides)
+    return KlineTrainConfig().replace(**overrides)
 
 
-def gpu_config(**overrides) -> KlineTrainConfig:
+def gpu_config(**overrides: Any) -> KlineTrainConfig:
     """A larger config for one GPU (and synthetic GARCH K-lines added to the corpus)."""
     base = KlineTrainConfig(
         synthetic_garch_paths=64, lookback=128, horizon=32, stride=1,
@@ -123,4 +130,24 @@ def gpu_config(**overrides) -> KlineTrainConfig:
                                        coarse_bits=7, fine_bits=7),
         model=KlineModelConfig(coarse_bits=7, fine_bits=7, d_model=256, n_heads=8, ffn_hidden=768, n_layers=8),
         tokenizer_steps=20_000, model_steps=50_000, batch_size=128, lr=5e-4, checkpoint_every=1000)
-    return dataclasses.replace(base, **overrides)
+    return base.replace(**overrides)
+
+
+def load_train_config(spec: str | Path) -> KlineTrainConfig:
+    """``"cpu"``, ``"gpu"``, or a TOML or JSON file of :class:`KlineTrainConfig` fields (nested ``[tokenizer]``
+    and ``[model]`` tables; missing keys take the CPU defaults, unknown keys are errors)."""
+    if str(spec) in ("cpu", "gpu"):
+        return cpu_config() if str(spec) == "cpu" else gpu_config()
+    path = Path(spec)
+    if path.suffix not in (".toml", ".json"):
+        raise SpecError(f"{spec}: pass 'cpu', 'gpu' or a .toml (or .json) file of KlineTrainConfig fields")
+    if path.suffix == ".toml":
+        data = read_toml(path, "config")
+    else:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SpecError(f"{path}: no such config file") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise SpecError(f"{path}: not valid JSON ({err})") from None
+    return KlineTrainConfig.from_dict(data, str(path))

@@ -59,6 +59,15 @@ def _quantile_frame(values: np.ndarray, timestamps: np.ndarray, symbol: str) -> 
         pl.col("timestamp").cast(pl.Datetime("us")))
 
 
+def check_sampling(temperature: float, top_p: float) -> None:
+    """Sampling settings a forecast can use: ``top_p`` in (0, 1] (1 = the whole distribution) and
+    ``temperature >= 0`` (0 = greedy)."""
+    if not 0.0 < top_p <= 1.0:
+        raise SpecError(f"top_p (--top-p) {top_p}: must be in (0, 1]; 1 samples from the whole distribution")
+    if not temperature >= 0.0:
+        raise SpecError(f"temperature (--temperature) {temperature}: must be >= 0 (0 = greedy)")
+
+
 @dataclass
 class KlineForecast:
     """Sample paths of future bars and their reducers.
@@ -206,9 +215,7 @@ class KlinePredictor:
         Returns a :class:`KlineForecast` with future timestamps."""
         if pred_len < 1 or samples < 1:
             raise ValueError(f"pred_len and samples must be >= 1; got {pred_len}, {samples}")
-        if not 0.0 < top_p <= 1.0 or temperature < 0.0:
-            raise ValueError(f"top_p must be in (0, 1] and temperature >= 0 (0 = greedy); got top_p={top_p}, "
-                             f"temperature={temperature}")
+        check_sampling(temperature, top_p)
         ctx, ts, freq, symbol = self._context(bars, lookback, freq)
         fut = future_timestamps(ts[-1], pred_len, freq)
         feats = bars_to_features(ctx.select(FEATURES).to_numpy(), self.config.log_volume)
@@ -233,6 +240,7 @@ class KlinePredictor:
         """
         if n_steps < 1 or n_paths < 1:
             raise ValueError(f"n_steps and n_paths must be >= 1; got {n_steps}, {n_paths}")
+        check_sampling(temperature, top_p)
         chunk = self.config.horizon if chunk is None else int(chunk)
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1; got {chunk}")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, SpecError
 from ._config import KlineTrainConfig
 from ._corpus import KlineCorpus, Windows
 from ._model import KlineModel
@@ -120,6 +120,7 @@ def train_kline(config: KlineTrainConfig, out_dir: str | Path | None = None, res
     interruption, for tests and for time-boxed runs). ``progress`` shows a rich progress bar. ``device``
     (e.g. ``"cuda"``) is where the updates run; checkpoints and the returned networks are on the CPU.
     """
+    device = check_device(device)
     out = Path(out_dir) if out_dir is not None else None
     torch.manual_seed(config.seed)
     tok, model = KlineTokenizer(config.tokenizer), KlineModel(config.model)
@@ -138,7 +139,6 @@ def train_kline(config: KlineTrainConfig, out_dir: str | Path | None = None, res
     train = corpus.windows("train", config.lookback, config.horizon, config.stride, config.clip)
     val = corpus.windows("validation", config.lookback, config.horizon, config.horizon, config.clip)
     done_here = 0
-    device = torch.device(device)
     tok.to(device)
     model.to(device)
 
@@ -214,3 +214,14 @@ def _progress(show: bool, label: str, total: int, done: int):
     p = Progress(transient=True)
     p.start()
     return p, p.add_task(label, total=total, completed=done)
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch device this torch can train on (cpu, cuda, cuda:N with CUDA present)."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise SpecError(f"--device {device!r}: not a torch device; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SpecError(f"--device {device}: this torch ({torch.__version__}) sees no CUDA device; use --device cpu")
+    return device

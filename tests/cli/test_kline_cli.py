@@ -183,31 +183,6 @@ def test_a_bad_config_key_is_one_line_and_writes_nothing(tmp_path):
     assert not (tmp_path / "ck").exists()
 
 
-@pytest.mark.parametrize("text, fragments", [
-    ("[tokenizer]\nd_model = 16.5\n", ("d_model", "int")),
-    ("datasets = \"msft\"\n", ("datasets",)),
-    ("lookback = \n", ("not valid TOML",)),
-    ("[tokenizer]\ncoarse_bits = 4\n", ("coarse_bits",)),  # the model keeps 5: the split must match
-])
-def test_bad_config_files_raise_spec_errors_naming_the_key(tmp_path, text, fragments):
-    from qfin.cli._kline import read_train_config
-    from qfin.errors import SpecError
-
-    (tmp_path / "c.toml").write_text(text)
-    with pytest.raises(SpecError) as err:
-        read_train_config(str(tmp_path / "c.toml"))
-    assert "c.toml" in str(err.value) and all(f in str(err.value) for f in fragments)
-
-
-def test_preset_names_and_toml_defaults_are_the_library_configs(tmp_path):
-    from qfin.cli._kline import read_train_config
-    from qfin.kline import cpu_config, gpu_config
-
-    assert read_train_config("cpu") == cpu_config() and read_train_config("gpu") == gpu_config()
-    (tmp_path / "c.toml").write_text("seed = 7\n")
-    assert read_train_config(str(tmp_path / "c.toml")) == cpu_config(seed=7)
-
-
 def test_a_missing_checkpoint_is_one_line(tmp_path):
     result = run("forecast", "-c", str(tmp_path / "nowhere"), "--dataset", "msft", "--out", str(tmp_path / "f.csv"))
     assert_clean_failure(result, "nowhere", "checkpoint")
@@ -220,18 +195,3 @@ def test_resuming_into_a_checkpoint_of_another_config_is_one_line(checkpoint, tm
     (tmp_path / "other.toml").write_text(TINY.replace("lookback = 24", "lookback = 32"))
     result = run("train", str(tmp_path / "other.toml"), "--out", str(copy), "--no-progress")
     assert_clean_failure(result, "another config", "lookback")
-
-
-def test_bad_sampling_and_device_options_are_spec_errors():
-    from qfin.cli._kline import _check_device, _check_top_p
-    from qfin.errors import SpecError
-
-    with pytest.raises(SpecError, match="--top-p"):
-        _check_top_p(0.0)
-    _check_top_p(1.0)
-    with pytest.raises(SpecError, match="not a torch device"):
-        _check_device("gpu0")
-    if not torch.cuda.is_available():
-        with pytest.raises(SpecError, match="no CUDA device"):
-            _check_device("cuda")
-    _check_device("cpu")
