@@ -1,13 +1,12 @@
 """Backtest reports: PNG figures (equity, drawdown, rolling Sharpe, weights) and one self-contained HTML page.
 
-:func:`write_report` renders every figure into memory first, builds the HTML page from those PNG bytes (embedded
-as base64 data URIs, inline CSS, no scripts, no external links) and only then writes the files, each one
-atomically (a temporary name in the same folder, renamed when complete). A failure while drawing therefore
-leaves nothing behind, and a failure while writing removes what this call had already written.
+:func:`write_report` renders every figure into memory first, builds the HTML page from those PNG bytes with
+:mod:`qfin.report` (embedded as base64 data URIs, its one stylesheet, no scripts, no external links) and only then
+writes the files with :func:`qfin.report.write_files` (all or nothing: each to a temporary name, all renamed once
+every one is complete). A failure while drawing or writing therefore leaves the folder as it was.
 
-matplotlib is imported inside the drawing functions, with ``Figure`` + ``FigureCanvasAgg`` (the Agg renderer)
-rather than pyplot: no global figure registry, no backend switch, nothing to close afterwards, and
-``import qfin.backtests`` does not import matplotlib.
+Figures come from :func:`qfin.report.new_figure` (the Agg canvas, never pyplot: no backend switch, nothing to close
+afterwards), and ``import qfin.backtests`` does not import matplotlib.
 
 Long series are thinned before plotting (never before computing): lines keep each bucket's minimum and maximum
 (so drawdown troughs and equity peaks survive), stacked weights keep every k-th bar, at most ``MAX_POINTS``
@@ -16,10 +15,7 @@ points per series. Statistics are always computed on the full series.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import html
-import io
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -28,7 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from qfin import report
 from qfin.errors import DataValidationError, QfinError
+from qfin.report import figure_text
 from qfin.risk import drawdown_series, sharpe_ratio, simple_returns
 
 __all__ = ["MAX_POINTS", "TOP_ASSETS", "rolling_sharpe", "write_report"]
@@ -53,24 +51,6 @@ _METRIC_COLUMNS = (
     ("cvar_95", "CVaR 95% (per bar)", "pct"),
     ("turnover", "Turnover (ann.)", "pct"),
 )
-
-_CSS = """
-body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 2rem auto; max-width: 1120px;
-       padding: 0 1rem; color: #1d2329; background: #fff; line-height: 1.45; }
-h1 { font-size: 1.6rem; margin-bottom: 0.2rem; }
-h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #d0d7de; padding-bottom: 0.2rem; }
-table { border-collapse: collapse; font-size: 0.92rem; }
-th, td { padding: 0.3rem 0.7rem; border-bottom: 1px solid #e4e8ec; }
-table.metrics th { background: #f3f5f7; text-align: right; white-space: nowrap; }
-table.metrics th:first-child, table.metrics td:first-child { text-align: left; }
-table.metrics td { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-table.metrics tr:hover td { background: #f8fafb; }
-table.notes th { text-align: left; vertical-align: top; color: #57606a; font-weight: 600; white-space: nowrap; }
-p.explain { color: #57606a; font-size: 0.85rem; max-width: 60rem; }
-figure { margin: 1.5rem 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid #e4e8ec; }
-figcaption { color: #57606a; font-size: 0.85rem; }
-"""
 
 
 @dataclass(frozen=True)
@@ -159,16 +139,7 @@ def write_report(out_dir: str | Path, *, title: str, timestamps: np.ndarray, equ
                                _weights_png(title, name, times, weight_arrays[name], list(assets))))
 
     page = _html_page(title, notes, metrics, list(equity_arrays), figures)
-    written: list[Path] = []
-    try:
-        for figure in figures:
-            written.append(_write_atomic(out_dir / figure.filename, figure.png))
-        written.append(_write_atomic(out_dir / "report.html", page.encode("utf-8")))
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
-    return out_dir / "report.html"
+    return report.write_page(out_dir / "report.html", page, {figure.filename: figure.png for figure in figures})
 
 
 # ----------------------------------------------------------------------------------------------------- input
@@ -278,22 +249,13 @@ def _thin_stride(n: int, max_points: int = MAX_POINTS) -> np.ndarray:
     return np.unique(np.append(np.arange(0, n, step), n - 1))
 
 
-def _mpl_text(text: object) -> str:
-    """Text shown literally by matplotlib: ``$`` would start mathtext, a leading ``_`` hides a legend entry."""
-    text = str(text).replace("$", r"\$")
-    return " " + text if text.startswith("_") else text
-
-
 def _axes(title: str, subtitle: str, span: tuple, size: tuple[float, float] = _WIDE):
     """A figure and its axes: title, date axis fixed to ``span`` (first, last timestamp) so all figures align."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-    from matplotlib.figure import Figure
 
-    figure = Figure(figsize=size, dpi=_DPI, layout="constrained")
-    FigureCanvasAgg(figure)
+    figure = report.new_figure(*size, dpi=_DPI, layout="constrained")
     axes = figure.add_subplot()
-    axes.set_title(_mpl_text(f"{title} — {subtitle}"), fontsize=11, loc="left")
+    axes.set_title(figure_text(f"{title} — {subtitle}"), fontsize=11, loc="left")
     locator = AutoDateLocator()
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
@@ -303,12 +265,7 @@ def _axes(title: str, subtitle: str, span: tuple, size: tuple[float, float] = _W
 
 
 def _png(figure) -> bytes:
-    buffer = io.BytesIO()
-    try:
-        figure.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None})
-    finally:
-        figure.clear()  # drop the artists now rather than at garbage collection
-    return buffer.getvalue()
+    return report.png_bytes(figure, dpi=_DPI)
 
 
 def _colours(n: int) -> list:
@@ -322,7 +279,7 @@ def _lines(axes, times: np.ndarray, series: Mapping[str, np.ndarray]) -> None:
     for (name, values), colour in zip(series.items(), _colours(len(series)), strict=True):
         values = np.where(np.isfinite(values), values, np.nan)  # a flat window's Sharpe is +-inf: leave a gap
         keep = _thin_envelope(values)
-        axes.plot(times[keep], values[keep], label=_mpl_text(name), color=colour, linewidth=1.1)
+        axes.plot(times[keep], values[keep], label=figure_text(name), color=colour, linewidth=1.1)
 
 
 def _legend(axes, reverse: bool = False) -> None:
@@ -389,7 +346,7 @@ def _weights_png(title: str, name: str, times: np.ndarray, weights: np.ndarray, 
     figure, axes = _axes(title, f"weights of {name}", (times[0], times[-1]), size=(10.0, 4.8))
     colours = _colours(len(labels))
     colours[0] = "#b9c0c8"  # cash in grey, the layer nearest zero
-    axes.stackplot(times[keep], longs[:, keep], labels=[_mpl_text(label) for label in labels], colors=colours,
+    axes.stackplot(times[keep], longs[:, keep], labels=[figure_text(label) for label in labels], colors=colours,
                    linewidth=0.0)
     if np.any(shorts < 0.0):  # short positions (and borrowed cash) stack downwards from zero
         axes.stackplot(times[keep], shorts[:, keep], colors=colours, linewidth=0.0)
@@ -421,85 +378,34 @@ def _weight_layers(weights: np.ndarray, assets: list[str]) -> tuple[list[str], n
 # ------------------------------------------------------------------------------------------------------ HTML
 
 
+_METRIC_FORMATS = {"pct": ".2%", "ratio": ".2f", "plain": ".4g"}
+
+
 def _format_metric(value: float | None, kind: str) -> str:
-    if value is None:
-        return "n/a"
-    value = float(value)
-    if math.isnan(value):
-        return "n/a"
-    if math.isinf(value):
-        return "∞" if value > 0 else "-∞"
-    if kind == "pct":
-        return f"{value:.2%}"
-    if kind == "ratio":
-        return f"{value:.2f}"
-    return f"{value:.4g}"
+    return report.format_number(None if value is None else float(value), _METRIC_FORMATS[kind])
 
 
 def _html_page(title: str, notes: Mapping[str, str], metrics: Mapping[str, Mapping[str, float]],
                strategies: list[str], figures: list[_Figure]) -> str:
-    esc = html.escape
     notes = dict(notes)
     if not any(str(key).lower().replace("_", " ").replace("-", " ") == "generated at" for key in notes):
         notes["generated at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    note_rows = "\n".join(f"<tr><th>{esc(str(key))}</th><td>{esc(str(text))}</td></tr>" for key, text in notes.items())
-
     columns = list(_METRIC_COLUMNS)
     known = {key for key, _, _ in columns}
     for row in metrics.values():
         columns += [(key, key, "plain") for key in row if key not in known]
         known.update(row)
-    rows = list(metrics) + [name for name in strategies if name not in metrics]
-    header = "".join(f"<th>{esc(str(label))}</th>" for _, label, _ in columns)
-    body = "\n".join(
-        f"<tr><td>{esc(str(name))}</td>"
-        + "".join(f"<td>{esc(_format_metric(metrics.get(name, {}).get(key), kind))}</td>" for key, _, kind in columns)
-        + "</tr>" for name in rows)
-
-    figure_html = "\n".join(
-        f'<figure><img alt="{esc(figure.caption)}" src="data:image/png;base64,'
-        f'{base64.b64encode(figure.png).decode("ascii")}">'
-        f"<figcaption>{esc(figure.caption)} ({esc(figure.filename)})</figcaption></figure>" for figure in figures)
-
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{esc(str(title))}</title>
-<style>{_CSS}</style>
-</head>
-<body>
-<h1>{esc(str(title))}</h1>
-<h2>Run</h2>
-<table class="notes">
-{note_rows}
-</table>
-<h2>Metrics</h2>
-<table class="metrics">
-<thead><tr><th>Strategy</th>{header}</tr></thead>
-<tbody>
-{body}
-</tbody>
-</table>
-<p class="explain">Returns are bar-to-bar simple returns of portfolio value. CAGR, volatility, Sharpe and Sortino
-are annualised; max drawdown is the largest fall from a running peak (negative); CVaR 95% is the mean loss over the
-worst 5% of bars; Calmar is CAGR over the absolute max drawdown; turnover is annualised one-way turnover (100% = the
-whole book replaced once a year).</p>
-<h2>Figures</h2>
-{figure_html}
-</body>
-</html>
-"""
-
-
-# ----------------------------------------------------------------------------------------------------- files
-
-
-def _write_atomic(target: Path, payload: bytes) -> Path:
-    """Write ``payload`` to ``target`` via :func:`qfin.data.atomic_path` (temporary name, then rename)."""
-    from qfin.data import atomic_path
-
-    with atomic_path(target) as temporary:
-        Path(temporary).write_bytes(payload)
-    return target
+    names = list(metrics) + [name for name in strategies if name not in metrics]
+    rows = [[str(name), *(_format_metric(metrics.get(name, {}).get(key), kind) for key, _, kind in columns)]
+            for name in names]
+    return report.page(
+        title,
+        report.heading("Run"), report.notes_table(notes),
+        report.heading("Metrics"), report.table(rows, ["Strategy", *(label for _, label, _ in columns)]),
+        report.paragraph(
+            "Returns are bar-to-bar simple returns of portfolio value. CAGR, volatility, Sharpe and Sortino are "
+            "annualised; max drawdown is the largest fall from a running peak (negative); CVaR 95% is the mean loss "
+            "over the worst 5% of bars; Calmar is CAGR over the absolute max drawdown; turnover is annualised "
+            "one-way turnover (100% = the whole book replaced once a year).", css_class="note"),
+        report.heading("Figures"),
+        *(report.image(figure.png, figure.caption, f"{figure.caption} ({figure.filename})") for figure in figures))
