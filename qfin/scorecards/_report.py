@@ -11,8 +11,6 @@ of the most informative numeric non-protected feature. Reference: Sudjianto & Bu
 
 from __future__ import annotations
 
-import base64
-import html
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from qfin import report
 from qfin.data import staged_output, strict_json
 from qfin.errors import DataValidationError, QfinError
 from qfin.scorecards._binning import StumpBinner
@@ -70,9 +69,6 @@ def build_scorecard(frame: pl.DataFrame, target: str, out_dir: str | Path, prote
     if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / MARKER).exists())):
         raise QfinError(f"{out_dir} exists and is not a scorecard report (no {MARKER}); choose another output folder")
 
-    import matplotlib
-
-    matplotlib.use("Agg")
     from sklearn.model_selection import train_test_split
 
     y = frame[target].cast(pl.Int8).to_numpy()
@@ -216,7 +212,6 @@ def _columns_hint(frame: pl.DataFrame, name: str) -> str:
 def _write(t: Path, result: dict, models: dict, Xte: Any, yte: np.ndarray, card: Scorecard, iv: pl.DataFrame,
            points: pl.DataFrame, stab: pl.DataFrame, frontier: pl.DataFrame | None, frontier_feature: str | None,
            group_names: dict[str, str], title: str) -> None:
-    import matplotlib.pyplot as plt
     from sklearn.metrics import roc_curve
 
     metrics = result["test_metrics"]
@@ -228,13 +223,11 @@ def _write(t: Path, result: dict, models: dict, Xte: Any, yte: np.ndarray, card:
     if frontier is not None:
         fr = frontier.with_columns(pl.col("thresholds").cast(pl.List(pl.Utf8)).list.join(" "))
         fr.write_csv(t / "frontier.csv")
-    charts = []
-    for f, r in zip(card.binner_.bins_, card.encoder_.iv_, strict=True):
-        p = t / f"woe_{f.name}.png"
-        woe_chart(f"{f.name}: IV {r.value:.3f} ± {r.std_error:.3f}", r.table, p)
-        charts.append(p)
+    figures = {f"woe_{f.name}.png": woe_chart(f"{f.name}: IV {r.value:.3f} ± {r.std_error:.3f}", r.table)
+               for f, r in zip(card.binner_.bins_, card.encoder_.iv_, strict=True)}
 
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig = report.new_figure(4.5, 4.5)
+    ax = fig.add_subplot()
     for name, m in models.items():
         fpr, tpr, _ = roc_curve(yte, m.decision_function(Xte))
         ax.plot(fpr, tpr, label=f"{name} (AUC {metrics[name]['auc']['value']:.3f})")
@@ -243,90 +236,80 @@ def _write(t: Path, result: dict, models: dict, Xte: Any, yte: np.ndarray, card:
     ax.set_ylabel("true positive rate")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(t / "roc.png", dpi=90)
-    plt.close(fig)
+    figures["roc.png"] = report.png_bytes(fig, dpi=90)
 
     if frontier is not None:
         ok = frontier.filter(pl.col("status") == "Optimal")
-        fig, ax = plt.subplots(figsize=(5, 3.5))
+        fig = report.new_figure(5, 3.5)
+        ax = fig.add_subplot()
         ax.plot(ok["iv_fair"], ok["iv"], "o-")
         for r in ok.iter_rows(named=True):
             ax.annotate(f"ε={r['epsilon']:g}", (r["iv_fair"], r["iv"]), fontsize=7)
-        ax.set_xlabel(f"IV_fair ({frontier_feature} bins, {next(iter(group_names.values()))} vs rest)", fontsize=8)
-        ax.set_ylabel(f"IV of {frontier_feature} bins", fontsize=8)
+        group = report.figure_text(next(iter(group_names.values())))
+        feature = report.figure_text(frontier_feature)
+        ax.set_xlabel(f"IV_fair ({feature} bins, {group} vs rest)", fontsize=8)
+        ax.set_ylabel(f"IV of {feature} bins", fontsize=8)
         ax.set_title("performance–fairness frontier (exact MIP)", fontsize=9)
         fig.tight_layout()
-        fig.savefig(t / "frontier.png", dpi=90)
-        plt.close(fig)
+        figures["frontier.png"] = report.png_bytes(fig, dpi=90)
 
-    fig, ax = plt.subplots(figsize=(6, max(3.0, 0.2 * stab.height)))
+    fig = report.new_figure(6, max(3.0, 0.2 * stab.height))
+    ax = fig.add_subplot()
     colors = {"stable": "tab:green", "watch": "tab:orange", "shifted": "tab:red"}
-    ax.barh(stab["column"].to_list(), stab["psi"].to_numpy(), xerr=1.96 * stab["std_error"].to_numpy(),
-            color=[colors[s] for s in stab["status"].to_list()])
+    ax.barh([report.figure_text(c) for c in stab["column"].to_list()], stab["psi"].to_numpy(),
+            xerr=1.96 * stab["std_error"].to_numpy(), color=[colors[s] for s in stab["status"].to_list()])
     for x in (0.10, 0.25):
         ax.axvline(x, color="k", ls=":", lw=0.7)
     ax.tick_params(axis="y", labelsize=6)
     ax.set_xlabel("CSI train vs test (bars: ±1.96 SE; lines: 0.10 / 0.25)")
     fig.tight_layout()
-    fig.savefig(t / "stability.png", dpi=90)
-    plt.close(fig)
+    figures["stability.png"] = report.png_bytes(fig, dpi=90)
 
-    (t / MARKER).write_text(_html(t, title, result, iv, points, fr, stab, charts), encoding="utf-8")
+    page = _html(title, result, iv, points, fr, stab, figures)
+    report.write_page(t / MARKER, page, figures)
 
 
-def woe_chart(name: str, table: pl.DataFrame, path: Path) -> None:
-    """Bar chart of one feature's WoE per bin (green: better than average, red: worse)."""
-    import matplotlib.pyplot as plt
-
+def woe_chart(name: str, table: pl.DataFrame) -> bytes:
+    """PNG of one feature's WoE per bin (green: better than average, red: worse)."""
     # fixed margins instead of tight_layout: the layout search dominated the build's time
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig = report.new_figure(6, 3)
     fig.subplots_adjust(left=0.12, right=0.98, top=0.9, bottom=0.33)
-    labels = [lb if len(lb) < 28 else lb[:25] + "..." for lb in table["bin"].to_list()]
+    ax = fig.add_subplot()
+    labels = [report.figure_text(lb if len(lb) < 28 else lb[:25] + "...") for lb in table["bin"].to_list()]
     woe = table["woe"].to_numpy()
     ax.bar(range(len(woe)), woe, color=["tab:green" if w > 0 else "tab:red" for w in woe])
     ax.set_xticks(range(len(woe)), labels, rotation=30, ha="right", fontsize=7)
     ax.axhline(0, color="k", lw=0.5)
     ax.set_ylabel("WoE = ln(good / bad share)", fontsize=8)
-    ax.set_title(name, fontsize=9)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    ax.set_title(report.figure_text(name), fontsize=9)
+    return report.png_bytes(fig, dpi=90)
 
 
-def _img(path: Path) -> str:
-    return f'<img src="data:image/png;base64,{base64.b64encode(path.read_bytes()).decode()}">'
+def _html(title: str, result: dict, iv: pl.DataFrame, points: pl.DataFrame, frontier: pl.DataFrame | None,
+          stab: pl.DataFrame, figures: dict[str, bytes]) -> str:
+    def img(name: str) -> report.Html:
+        return report.image(figures[name], name.removesuffix(".png").replace("_", " "))
 
-
-def _table(df: pl.DataFrame) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in df.columns)
-    body = "".join("<tr>" + "".join(f"<td>{v:.4g}</td>" if isinstance(v, float) else f"<td>{html.escape(str(v))}</td>"
-                                    for v in row) + "</tr>" for row in df.iter_rows())
-    return f"<table border=1 cellspacing=0 cellpadding=3><tr>{head}</tr>{body}</table>"
-
-
-def _html(t: Path, title: str, result: dict, iv: pl.DataFrame, points: pl.DataFrame, frontier: pl.DataFrame | None,
-          stab: pl.DataFrame, charts: list[Path]) -> str:
-    m = pl.DataFrame([{"encoding": k, **{mm: f"{v[mm]['value']:.3f} [{v[mm]['ci_low']:.3f}, {v[mm]['ci_high']:.3f}]"
-                                         for mm in ("auc", "gini", "ks")}}
-                      for k, v in result["test_metrics"].items()])
-    fair = ""
-    if frontier is not None:
-        groups = pl.DataFrame({"protected group": list(result["protected"].values()),
-                               "IV_fair of the WoE score": list(result["iv_fair_score"].values())})
-        fair = ("<h2>Fairness</h2>" + _table(groups)
-                + f"<h3>Frontier of {html.escape(result['frontier_feature'])} binning</h3>"
-                + _img(t / "frontier.png") + _table(frontier))
-    elif result["protected"]:
-        groups = pl.DataFrame({"protected group": list(result["protected"].values()),
-                               "IV_fair of the WoE score": list(result["iv_fair_score"].values())})
-        fair = "<h2>Fairness</h2>" + _table(groups) + "<p>No numeric non-protected feature: no frontier.</p>"
-    return (
-        f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"
-        f"<h1>{html.escape(title)} (qfin.scorecards)</h1>"
-        f"<p>target {html.escape(result['target'])} (1 = bad); {result['n_train']} training and {result['n_test']} "
-        f"test rows; seed {result['seed']}.</p>"
-        "<h2>Test discrimination (95% bootstrap intervals)</h2>" + _table(m) + _img(t / "roc.png")
-        + "<h2>Information value (delta-method SE, smoothing 0.5)</h2>" + _table(iv)
-        + "<h2>Points table (WoE logistic; PDO 20, 600 points at 50:1)</h2>" + _table(points)
-        + fair
-        + "<h2>Stability train vs test (CSI per feature)</h2>" + _img(t / "stability.png") + _table(stab)
-        + "<h2>WoE by feature</h2>" + "".join(_img(c) for c in charts) + "</body></html>")
+    m = [[k, *(f"{v[mm]['value']:.3f} [{v[mm]['ci_low']:.3f}, {v[mm]['ci_high']:.3f}]" for mm in ("auc", "gini", "ks"))]
+         for k, v in result["test_metrics"].items()]
+    fair: list[str] = []
+    if result["protected"]:
+        groups = report.table(zip(result["protected"].values(), result["iv_fair_score"].values(), strict=True),
+                              ["protected group", "IV_fair of the WoE score"])
+        fair = [report.heading("Fairness"), groups]
+        if frontier is not None:
+            fair += [report.heading(f"Frontier of {result['frontier_feature']} binning", 3), img("frontier.png"),
+                     report.frame_table(frontier)]
+        else:
+            fair.append(report.paragraph("No numeric non-protected feature: no frontier."))
+    return report.page(
+        f"{title} (qfin.scorecards)",
+        report.paragraph(f"target {result['target']} (1 = bad); {result['n_train']} training and {result['n_test']} "
+                         f"test rows; seed {result['seed']}."),
+        report.heading("Test discrimination (95% bootstrap intervals)"),
+        report.table(m, ["encoding", "auc", "gini", "ks"]), img("roc.png"),
+        report.heading("Information value (delta-method SE, smoothing 0.5)"), report.frame_table(iv),
+        report.heading("Points table (WoE logistic; PDO 20, 600 points at 50:1)"), report.frame_table(points),
+        *fair,
+        report.heading("Stability train vs test (CSI per feature)"), img("stability.png"), report.frame_table(stab),
+        report.heading("WoE by feature"), *(img(name) for name in figures if name.startswith("woe_")))
