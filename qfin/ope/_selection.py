@@ -9,8 +9,6 @@ the table (Parquet), the figure (PNG) and one self-contained HTML page.
 
 from __future__ import annotations
 
-import base64
-import html
 import io
 import math
 import os
@@ -20,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from qfin.data import atomic_path
+from qfin import report
 from qfin.errors import DataValidationError
 from qfin.ope import _metrics as m
 
@@ -145,11 +143,8 @@ def plot_topk(table: pl.DataFrame, *, title: str = "Off-policy selection") -> by
     """PNG of SharpeRatio@k (left) and best@k / worst@k (right) against k, one colour per estimator, with the
     bootstrap intervals shaded. ``table`` is the output of :func:`assess_estimators`."""
     from matplotlib import colormaps
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(11, 4.2), dpi=110, layout="constrained")
-    FigureCanvasAgg(figure)
+    figure = report.new_figure(11, 4.2, dpi=110, layout="constrained")
     left, right = figure.subplots(1, 2)
     estimators = table["estimator"].unique(maintain_order=True).to_list()
     colours = colormaps["tab10"]
@@ -168,75 +163,64 @@ def plot_topk(table: pl.DataFrame, *, title: str = "Off-policy selection") -> by
     for axes in (left, right):
         axes.grid(True, alpha=0.3)
     left.legend(fontsize=8)
-    figure.suptitle(title, fontsize=11)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    figure.clear()
-    return buffer.getvalue()
+    figure.suptitle(report.figure_text(title), fontsize=11)
+    return report.png_bytes(figure)
 
 
-def _fmt(mean: float, low: float, high: float) -> str:
+def _fmt(mean: float, low: float, high: float) -> report.Html:
+    """A cell "mean [low, high]" (the interval small), or the mean alone where there is no interval."""
     if not math.isfinite(mean):
-        return html.escape(str(mean))
-    return f"{mean:.4g}" if not math.isfinite(low) else f"{mean:.4g} <small>[{low:.4g}, {high:.4g}]</small>"
+        return report.escape(report.format_number(mean))
+    if not math.isfinite(low):
+        return report.escape(f"{mean:.4g}")
+    return report.Html(f"{mean:.4g} <small>[{low:.4g}, {high:.4g}]</small>")
 
 
 def write_report(out_dir: str | os.PathLike, table: pl.DataFrame, *, title: str = "Off-policy selection",
                  notes: str = "", truth: pl.DataFrame | None = None) -> Path:
     """Write ``metrics.parquet`` (the :func:`assess_estimators` table), ``topk.png`` (:func:`plot_topk`) and
-    ``report.html`` (the figure embedded as base64, one table of top-k metrics by k and one of the metrics without
-    k, each cell "mean [low, high]"; with ``truth`` (candidate, value, stderr and optionally gap_to_next, gap_stderr)
-    a table of the true values) into
-    ``out_dir``; every file is rendered first and written atomically. Returns the HTML path."""
+    ``report.html`` (the figure embedded, one table of top-k metrics by k and one of the metrics without k, each
+    cell "mean [low, high]"; with ``truth`` (candidate, value, stderr and optionally gap_to_next, gap_stderr) a
+    table of the true values) into ``out_dir``; every file is rendered first and written atomically (all or
+    nothing, :func:`qfin.report.write_files`). Returns the HTML path."""
     out = Path(out_dir)
     png = plot_topk(table, title=title)
     parquet = io.BytesIO()
     table.write_parquet(parquet)
     estimators = table["estimator"].unique(maintain_order=True).to_list()
-    parts = [f"<h1>{html.escape(title)}</h1>"]
-    if notes:
-        parts.append(f"<p>{html.escape(notes)}</p>")
-    parts.append(f'<img alt="SharpeRatio@k and best/worst@k against k" '
-                 f'src="data:image/png;base64,{base64.b64encode(png).decode()}">')
+    parts = [report.paragraph(notes)] if notes else []
+    parts.append(report.image(png, "SharpeRatio@k and best/worst@k against k"))
     for metric in TOPK_METRICS:
         part = table.filter(pl.col("metric") == metric)
         ks = sorted(part["k"].unique().to_list())
-        head = "".join(f"<th>k={k}</th>" for k in ks)
-        body = []
+        rows = []
         for est in estimators:
             cells = {r["k"]: _fmt(r["mean"], r["low"], r["high"])
                      for r in part.filter(pl.col("estimator") == est).iter_rows(named=True)}
-            body.append(f"<tr><th>{html.escape(est)}</th>" + "".join(f"<td>{cells.get(k, '')}</td>" for k in ks)
-                        + "</tr>")
-        parts.append(f"<h2>{metric}</h2><table><tr><th>estimator</th>{head}</tr>{''.join(body)}</table>")
+            rows.append([est, *(cells.get(k, report.Html("")) for k in ks)])
+        parts += [report.heading(metric), report.table(rows, ["estimator", *(f"k={k}" for k in ks)],
+                                                       row_headers=True)]
     part = table.filter(pl.col("k").is_null())
-    head = "".join(f"<th>{m}</th>" for m in GLOBAL_METRICS)
-    body = []
+    rows = []
     for est in estimators:
         cells = {r["metric"]: _fmt(r["mean"], r["low"], r["high"])
                  for r in part.filter(pl.col("estimator") == est).iter_rows(named=True)}
-        body.append(f"<tr><th>{html.escape(est)}</th>" + "".join(f"<td>{cells.get(m, '')}</td>"
-                                                                  for m in GLOBAL_METRICS) + "</tr>")
-    parts.append(f"<h2>Accuracy and ranking</h2><table><tr><th>estimator</th>{head}</tr>{''.join(body)}</table>")
+        rows.append([est, *(cells.get(m, report.Html("")) for m in GLOBAL_METRICS)])
+    parts += [report.heading("Accuracy and ranking"), report.table(rows, ["estimator", *GLOBAL_METRICS],
+                                                                   row_headers=True)]
     if truth is not None:
         def gap(r: dict) -> str:
             if r.get("gap_to_next") is None:
-                return "<td></td>"
-            return f"<td>{r['gap_to_next']:.3g} ± {r['gap_stderr']:.2g}</td>"
+                return ""
+            return f"{r['gap_to_next']:.3g} ± {r['gap_stderr']:.2g}"
 
-        rows = "".join(f"<tr><th>{html.escape(str(r['candidate']))}</th><td>{r['value']:.4g}</td>"
-                       f"<td>{r['stderr']:.2g}</td>{gap(r)}</tr>"
-                       for r in truth.sort("value", descending=True).iter_rows(named=True))
-        parts.append("<h2>True policy values (on-policy rollouts)</h2><table><tr><th>policy</th><th>value</th>"
-                     f"<th>s.e.</th><th>gap to the next (paired s.e.)</th></tr>{rows}</table>")
+        rows = [[str(r["candidate"]), f"{r['value']:.4g}", f"{r['stderr']:.2g}", gap(r)]
+                for r in truth.sort("value", descending=True).iter_rows(named=True)]
+        parts += [report.heading("True policy values (on-policy rollouts)"),
+                  report.table(rows, ["policy", "value", "s.e.", "gap to the next (paired s.e.)"], row_headers=True)]
     n = int(table["n_datasets"].max()) if table.height else 0
-    parts.append(f"<p>Means over {n} logged datasets; brackets: percentile bootstrap interval over datasets.</p>")
-    page = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>" + html.escape(title) + "</title><style>"
-            "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}"
-            "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}img{max-width:100%}"
-            "</style></head><body>" + "".join(parts) + "</body></html>")
-    out.mkdir(parents=True, exist_ok=True)
-    for name, payload in (("metrics.parquet", parquet.getvalue()), ("topk.png", png), ("report.html", page.encode())):
-        with atomic_path(out / name) as tmp:
-            tmp.write_bytes(payload)
+    parts.append(report.paragraph(f"Means over {n} logged datasets; brackets: percentile bootstrap interval over "
+                                  "datasets.", css_class="note"))
+    report.write_page(out / "report.html", report.page(title, *parts),
+                      {"metrics.parquet": parquet.getvalue(), "topk.png": png})
     return out / "report.html"
