@@ -7,8 +7,6 @@ evaluates all strategies on one fixed bank of test paths and writes ``metrics.js
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import warnings
 from dataclasses import asdict, dataclass, replace
@@ -183,55 +181,7 @@ def run_hedging_experiment(cfg: ExperimentConfig, out_dir: str | Path, params: H
     return summary
 
 
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    return base64.b64encode(buf.getvalue()).decode()
-
-
 def _report(out: Path, summary: dict, pnls: dict, hedges: dict, test: HedgingMarket, runs: dict) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    images = []
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for name in ("Heston delta", "Whalley-Wilmott", "LSTM (adam)", "LSTM (kfac)"):
-        ax.hist(np.clip(pnls[name], -5, 5), bins=100, histtype="step", label=name, density=True)
-    ax.set_xlabel("P&L")
-    ax.legend()
-    ax.set_title("P&L on the test bank")
-    images.append(_png(fig))
-    plt.close(fig)
-    step = test.n_steps // 2
-    fig, ax = plt.subplots(figsize=(8, 4))
-    x = np.log(test.spot[:2000, step] / test.strike)
-    for name, h in hedges.items():
-        ax.scatter(x, h[:2000, step], s=2, label=name)
-    ax.set_xlabel(f"log-moneyness at step {step}")
-    ax.set_ylabel("hedge ratio")
-    ax.legend(markerscale=5)
-    images.append(_png(fig))
-    plt.close(fig)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for opt, color in (("adam", "C0"), ("kfac", "C1")):
-        for r in runs[opt]:
-            axes[0].plot(r["losses"], color=color, alpha=0.6, label=opt if r is runs[opt][0] else None)
-            axes[1].plot(r["seconds"], r["losses"], color=color, alpha=0.6, label=opt if r is runs[opt][0] else None)
-    for a, lab in zip(axes, ("iteration", "wall-clock seconds"), strict=True):
-        a.set_xlabel(lab)
-        a.set_ylabel("training loss")
-        a.set_yscale("log")
-        a.legend()
-    images.append(_png(fig))
-    plt.close(fig)
-    rows = "".join(f"<tr><td>{name}</td>" + "".join(f"<td>{v:.4f}</td>" for v in m.values()) + "</tr>"
-                   for name, m in summary["strategies"].items())
-    cols = "".join(f"<th>{k}</th>" for k in next(iter(summary["strategies"].values())))
-    html = (f"<html><head><meta charset='utf-8'><title>Deep hedging report</title></head><body>"
-            f"<h1>Deep hedging: Adam vs K-FAC</h1><pre>{json.dumps(summary['config'], indent=1)}</pre>"
-            f"<p>Heston {summary['params']}; premium {summary['premium']:.4f}</p>"
-            f"<table border=1><tr><th>strategy</th>{cols}</tr>{rows}</table>"
-            f"<h2>Speed</h2><pre>{json.dumps(summary['speed'], indent=1)}</pre>"
-            f"<pre>{json.dumps(summary['paired_entropic'], indent=1)}</pre>"
-            + "".join(f"<img src='data:image/png;base64,{im}'/>" for im in images) + "</body></html>")
-    (out / "report.html").write_text(html)
+    from ._report import write_report
+
+    write_report(out, summary, pnls, hedges, test, runs)
