@@ -16,11 +16,13 @@ dp_app = command_group("Distributional dynamic programming with stock augmentati
 @dp_app.command("solve")
 def solve_command(
     spec: Path = typer.Argument(..., help="Problem spec (TOML), e.g. models/dp/liquidation.toml."),
-    out: Path = typer.Option(Path("runs") / "dp", "--out", "-o", help="Folder for the return-distribution PNG."),
+    out: Path = typer.Option(Path("runs") / "dp", "--out", "-o",
+                             help="Folder for the HTML report and the return-distribution PNG."),
 ) -> None:
     """Print the optimal objective value, the stock-augmented policy on the states it reaches, and draw the
-    optimal return distribution beside the risk-neutral one."""
-    from qfin.dp import plot_return_distributions, solve_spec
+    optimal return distribution beside the risk-neutral one; writes OUT/<spec>.html (value, policy, figure) and
+    OUT/<spec>.png."""
+    from qfin.dp import solve_spec, write_solve_report
 
     printer = console()
     result, neutral, rows, _ = solve_spec(spec)
@@ -33,6 +35,5 @@ def solve_command(
         table.add_row(str(row["t"]), str(row["state"]), f"{row['stock']:.4g}", str(row["action"]),
                       f"{row['probability']:.4f}")
     printer.print(table)
-    out.mkdir(parents=True, exist_ok=True)
-    png = plot_return_distributions(result, neutral, out / f"{spec.stem}.png")
-    printer.print(f"return distributions: {png}")
+    page = write_solve_report(out / f"{spec.stem}.html", result, neutral, rows, title=spec.name)
+    printer.print(f"report: {page}; return distributions: {page.with_suffix('.png')}")

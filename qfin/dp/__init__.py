@@ -24,8 +24,9 @@ from qfin.dp._objectives import (
     ProbabilityOfTarget,
     Satisficing,
 )
+from qfin.dp._report import plot_return_distributions, return_distributions_png, write_solve_report
 from qfin.dp._solve import solve
-from qfin.dp._spec import DPSpec, load_spec, plot_return_distributions, solve_spec
+from qfin.dp._spec import DPSpec, load_spec, solve_spec
 
 __all__ = [
     "CVaR",
@@ -47,6 +48,8 @@ __all__ = [
     "plot_return_distributions",
     "policy_result",
     "problems",
+    "return_distributions_png",
     "solve",
     "solve_spec",
+    "write_solve_report",
 ]

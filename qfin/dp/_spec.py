@@ -20,7 +20,6 @@ import inspect
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,7 +28,6 @@ from pydantic import (
     model_validator,
 )
 
-from qfin.data import atomic_path
 from qfin.dp import problems
 from qfin.dp._exact import DPResult
 from qfin.dp._objectives import (
@@ -45,7 +43,7 @@ from qfin.dp._solve import solve
 from qfin.errors import SpecError
 from qfin.specs import parse_model, read_toml
 
-__all__ = ["DPSpec", "load_spec", "plot_return_distributions", "solve_spec"]
+__all__ = ["DPSpec", "load_spec", "solve_spec"]
 
 _PROBLEMS = {"betting": problems.betting, "wealth_process": problems.wealth_process,
              "liquidation": problems.liquidation}
@@ -144,27 +142,3 @@ def solve_spec(path: str | Path) -> tuple[DPResult, DPResult, list[dict], dict]:
         for row in rows:
             row["state"] = str(info["decode"][row["state"]])
     return result, neutral, rows, info
-
-
-def plot_return_distributions(result: DPResult, neutral: DPResult, path: str | Path) -> Path:
-    """PNG of the optimal return law beside the risk-neutral one (written to a temporary name, then renamed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    atoms = np.union1d(result.atoms, neutral.atoms)
-    width = 0.4 * (np.min(np.diff(atoms)) if atoms.size > 1 else 1.0)
-    ax.bar(result.atoms - width / 2, result.probabilities, width=width,
-           label=f"optimal ({type(result.objective).__name__})")
-    ax.bar(neutral.atoms + width / 2, neutral.probabilities, width=width, label="risk-neutral (max mean)")
-    ax.set_xlabel("return G")
-    ax.set_ylabel("probability")
-    ax.legend()
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    return path

@@ -1,0 +1,74 @@
+"""What ``qfin dp solve`` shows, as files: the optimal return law beside the risk-neutral one (PNG) and an HTML
+page with the value, the stock-augmented policy on the states it reaches and that figure (:mod:`qfin.report`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from qfin import report
+from qfin.dp._exact import DPResult
+
+__all__ = ["plot_return_distributions", "return_distributions_png", "write_solve_report"]
+
+
+def return_distributions_png(result: DPResult, neutral: DPResult) -> bytes:
+    """PNG bytes of the optimal return law's atoms and probabilities beside the risk-neutral policy's."""
+    fig = report.new_figure(7, 3.5)
+    ax = fig.add_subplot()
+    atoms = np.union1d(result.atoms, neutral.atoms)
+    width = 0.4 * (np.min(np.diff(atoms)) if atoms.size > 1 else 1.0)
+    ax.bar(result.atoms - width / 2, result.probabilities, width=width,
+           label=f"optimal ({type(result.objective).__name__})")
+    ax.bar(neutral.atoms + width / 2, neutral.probabilities, width=width, label="risk-neutral (max mean)")
+    ax.set_xlabel("return G")
+    ax.set_ylabel("probability")
+    ax.legend()
+    fig.tight_layout()
+    return report.png_bytes(fig, dpi=100)
+
+
+def plot_return_distributions(result: DPResult, neutral: DPResult, path: str | Path) -> Path:
+    """Write :func:`return_distributions_png` to ``path`` (a temporary name, then renamed); return ``path``."""
+    path = Path(path)
+    report.write_files(path.parent, {path.name: return_distributions_png(result, neutral)})
+    return path
+
+
+def write_solve_report(path: str | Path, result: DPResult, neutral: DPResult, rows: Sequence[dict], *,
+                       title: str) -> Path:
+    """Write the HTML report of one solved problem at ``path`` and its figure at ``path`` with suffix ``.png``.
+
+    Parameters
+    ----------
+    path : the HTML file, e.g. ``runs/dp/liquidation.html``; the PNG is written beside it
+        (``runs/dp/liquidation.png``), both or neither.
+    result, neutral : the optimal and the risk-neutral :class:`DPResult` (from :func:`qfin.dp.solve_spec`).
+    rows : the policy rows (t, state, stock, action, probability) on the states the policy reaches.
+    title : the page heading, e.g. the spec's file name.
+    """
+    path = Path(path)
+    png = return_distributions_png(result, neutral)
+    objective = type(result.objective).__name__
+    summary = [("objective", repr(result.objective)), ("method", result.method),
+               ("optimal value", report.format_number(result.value, ".6g")),
+               ("start stock c0", report.format_number(result.initial_stock, "g")),
+               ("risk-neutral policy's value", report.format_number(result.objective.evaluate(neutral.distribution),
+                                                                    ".6g")),
+               ("risk-neutral policy's mean", report.format_number(neutral.value, ".6g"))]
+    policy = [(row["t"], str(row["state"]), report.format_number(row["stock"], ".4g"), row["action"],
+               report.format_number(row["probability"], ".4f")) for row in rows]
+    document = report.page(
+        f"{title}: {objective}",
+        report.table(summary, row_headers=True, css_class="notes"),
+        report.heading("Policy on the states it reaches"),
+        report.paragraph("The stock c_t is what is still to be collected to meet the objective's target, carried "
+                         "as part of the state (stock augmentation); probability is how likely the policy is to "
+                         "be there.", css_class="note"),
+        report.table(policy, ["t", "state", "stock c_t", "action", "probability"]),
+        report.heading("Return distribution"),
+        report.image(png, "optimal and risk-neutral return distributions",
+                     f"Law of the return G under the optimal policy ({objective}) and the risk-neutral one"))
+    return report.write_page(path, document, {path.with_suffix(".png").name: png})
