@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextvars
 import tomllib
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from qfin.errors import SpecError
 
@@ -35,19 +35,44 @@ def read_toml(path: str | Path, what: str = "spec") -> dict[str, Any]:
         raise SpecError(f"{path}: not valid TOML ({err})") from None
 
 
+def _flatten(annotation: Any) -> list[Any]:
+    """``annotation`` and every type nested in it (Optional, list[...], Annotated unions, ...), outermost first."""
+    found, todo = [], [annotation]
+    while todo:
+        arg = todo.pop(0)
+        found.append(arg)
+        todo += list(get_args(arg))
+    return found
+
+
+def _tags(candidates: list[Any]) -> dict[Any, type]:
+    """Discriminator value -> model for the models of a union (their ``Literal`` fields); empty for one model."""
+    from pydantic import BaseModel
+
+    models = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+    if len(models) < 2:
+        return {}
+    return {value: m for m in models for f in m.model_fields.values()
+            if get_origin(f.annotation) is Literal for value in get_args(f.annotation)}
+
+
 def _walk(root: type, loc: tuple[Any, ...]) -> tuple[list[Any], type | None]:
     """Follow a pydantic error location from model ``root``: the location as the user wrote it (list indices
-    kept, union branch tags such as 'EnvPreset' or 'str' in ``str | EnvPreset`` dropped) and the model owning
-    the last key's parent (None where the path leaves the models)."""
+    kept, union branch tags dropped: 'EnvPreset' or 'str' in ``str | EnvPreset``, or the ``kind`` value of a
+    discriminated union) and the model owning the last key's parent (None where the path leaves the models)."""
     from pydantic import BaseModel
 
     model: type | None = root
     branches: set[str] = set()  # the tags pydantic may put after a union-typed key
+    tags: dict[Any, type] = {}  # discriminator value -> model, after a key holding a discriminated union
     keys: list[Any] = []
     owner: type | None = root
     for part in loc:
         if isinstance(part, int):
             keys.append(part)
+            continue
+        if part in tags:
+            model, owner, tags, branches = tags[part], tags[part], {}, set()
             continue
         if part in branches:
             branches = set()
@@ -56,13 +81,13 @@ def _walk(root: type, loc: tuple[Any, ...]) -> tuple[list[Any], type | None]:
         keys.append(part)
         field = model.model_fields.get(str(part)) if model is not None else None
         if field is None:
-            model, branches = None, set()
+            model, branches, tags = None, set(), {}
             continue
-        candidates = [field.annotation, *getattr(field.annotation, "__args__", ())]
-        for arg in list(candidates):
-            candidates += list(getattr(arg, "__args__", ()))  # list[Model] inside Optional, etc.
+        candidates = _flatten(field.annotation)
         branches = {getattr(c, "__name__", str(c)) for c in candidates[1:]}
-        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        models = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        tags = _tags(candidates)
+        model = models[0] if models else None
     return keys, owner
 
 
@@ -79,6 +104,14 @@ def describe_validation_error(err: Any, root: type) -> str:
         return f"unknown key {where!r}; accepted: {accepted}"
     if problem["type"] == "missing":
         return f"missing key {where!r}"
+    if problem["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        key, ctx = problem["ctx"]["discriminator"].strip("'"), problem["ctx"]
+        given = f"{key} {ctx['tag']!r} is unknown" if "tag" in ctx else f"missing key {key!r}"
+        name = next((k for k in reversed(keys) if isinstance(k, str)), None)
+        field = owner.model_fields.get(name) if owner is not None and name else None
+        tags = _tags(_flatten(field.annotation)) if field is not None else {}
+        accepted = ", ".join(repr(t) for t in tags) or ctx.get("expected_tags", "see the documentation")
+        return f"{where}: {given}; accepted {key}s: {accepted}"
     message = problem["msg"].removeprefix("Value error, ")
     return f"{where}: {message}" if keys else message  # a check of the whole table names its own keys
 

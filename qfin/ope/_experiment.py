@@ -46,33 +46,15 @@ from qfin.specs import parse_model, read_toml
 
 from ._estimators import _MODEL_BASED, ESTIMATORS, estimate_all, fitted_q_evaluation
 from ._logged import save_logged
-from ._policies import AgentPolicy, BandHedge, ConstantHedge, DeltaHedge, MenuPolicy, UniformPolicy
+from ._policy_specs import PolicySpec, build_policy
 from ._rollout import log_episodes, policy_returns, truth_table
 from ._selection import assess_estimators, write_report
 
 __all__ = ["OPESpec", "OPERun", "load_ope_spec", "run_ope_experiment", "OUTPUT_MARKER"]
 
 OUTPUT_MARKER = "ope.json"
-_NOISE = {"temperature", "epsilon"}
-_POLICY_KEYS = {"delta": {"vol", "put"} | _NOISE, "band": {"vol", "put", "band"} | _NOISE,
-                "constant": {"hedge"} | _NOISE, "uniform": set(), "agent": {"path", "epsilon"}}
-_HEDGING_KINDS = ("delta", "band", "constant")
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class PolicySpec(_Strict):
-    name: str = ""
-    kind: Literal["delta", "band", "constant", "uniform", "agent"]
-    vol: float | None = None
-    put: bool | None = None
-    band: float | None = None
-    hedge: float | None = None
-    path: str | None = None
-    temperature: float | None = None
-    epsilon: float | None = None
 
 
 class LoggingSpec(_Strict):
@@ -118,17 +100,9 @@ def load_ope_spec(path: str | Path) -> tuple[OPESpec, Path]:
     if isinstance(raw.get("env"), dict) and set(raw["env"]) == {"preset"}:
         raw["env"] = raw["env"]["preset"]
     spec = parse_model(OPESpec, raw, path)
-    for i, policy in enumerate([spec.behavior, *spec.candidates]):
-        where = "behavior" if i == 0 else f"candidates[{i - 1}]"
-        given = {k for k in PolicySpec.model_fields if k not in ("name", "kind") and getattr(policy, k) is not None}
-        extra = sorted(given - _POLICY_KEYS[policy.kind])
-        if extra:
-            raise SpecError(f"{path}: {where}: key(s) {extra} do not apply to kind {policy.kind!r}; it takes "
-                            f"{sorted(_POLICY_KEYS[policy.kind]) or 'no keys'}")
-        if i > 0 and not policy.name:
-            raise SpecError(f"{path}: {where}: every candidate needs a name")
-        if policy.kind == "agent" and not policy.path:
-            raise SpecError(f"{path}: {where}: kind 'agent' needs path = the folder of a trained agent")
+    for i, policy in enumerate(spec.candidates):
+        if not policy.name:
+            raise SpecError(f"{path}: candidates[{i}]: every candidate needs a name")
     names = [c.name for c in spec.candidates]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -145,26 +119,6 @@ def _preset(spec: OPESpec, base: Path) -> EnvPreset:
         raise SpecError("env: off-policy evaluation needs a finite action menu; add actions = [...] to the env "
                         "(e.g. hedge ratios [0.0, 0.25, 0.5, 0.75, 1.0])")
     return preset
-
-
-def _policy(p: PolicySpec, values: np.ndarray, env_id: str, base: Path) -> MenuPolicy:
-    noise = {"temperature": p.temperature or 0.0, "epsilon": p.epsilon or 0.0}
-    if p.kind in _HEDGING_KINDS and env_id != "qfin/Hedging-v0":
-        raise SpecError(f"policy {p.name or 'behavior'!r}: kind {p.kind!r} reads HedgingEnv observations; the env "
-                        f"is {env_id} (use uniform or agent)")
-    if p.kind == "delta":
-        return DeltaHedge(values=values, vol=p.vol if p.vol is not None else 0.2, put=bool(p.put), **noise)
-    if p.kind == "band":
-        return BandHedge(values=values, vol=p.vol if p.vol is not None else 0.2, put=bool(p.put),
-                         band=p.band if p.band is not None else 0.1, **noise)
-    if p.kind == "constant":
-        return ConstantHedge(values=values, hedge=p.hedge or 0.0, **noise)
-    if p.kind == "uniform":
-        return UniformPolicy(values=values)
-    from qfin.agents import load_agent  # torch and SB3 load only for specs with agents
-
-    agent = load_agent(base / p.path)
-    return AgentPolicy(values=values, model=agent.model, epsilon=p.epsilon or 0.0)
 
 
 def _quadratic_features(state: np.ndarray) -> np.ndarray:
@@ -195,8 +149,8 @@ def run_ope_experiment(spec: str | Path | OPESpec, out_dir: str | Path | None = 
     base = Path(".") if base is None else base
     preset = _preset(spec, base)
     values = make_env(preset).values  # the menu as DiscreteActions normalised it, [A, m]
-    behavior = _policy(spec.behavior, values, preset.id, base)
-    candidates = {c.name: _policy(c, values, preset.id, base) for c in spec.candidates}
+    behavior = build_policy(spec.behavior, values, preset.id, base)
+    candidates = {c.name: build_policy(c, values, preset.id, base) for c in spec.candidates}
 
     def factory():
         return make_env(preset)

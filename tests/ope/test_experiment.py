@@ -97,12 +97,16 @@ def test_same_spec_same_numbers(tmp_path):
 @pytest.mark.parametrize("edit, match", [
     (lambda s: "surprise = 1\n" + s, "unknown key 'surprise'; accepted: title, gamma, env"),
     (lambda s: s + "\nsurprise = 1\n", "unknown key 'assessment.surprise'; accepted: ks, n_bootstrap"),
-    (lambda s: s.replace("hedge = 0.0\n", "hedge = 0.0\nband = 0.1\n"), r"\['band'\] do not apply to kind 'constant'"),
+    (lambda s: s.replace("hedge = 0.0\n", "hedge = 0.0\nband = 0.1\n"),
+     r"unknown key 'candidates\.\d\.band'; accepted: name, temperature, epsilon, kind, hedge"),
     (lambda s: s.replace('name = "flat"', 'name = "delta"'), "unique; repeated: \\['delta'\\]"),
     (lambda s: s.replace("actions = [0.0, 0.5, 1.0]\n", ""), "finite action menu"),
     (lambda s: s.replace("[assessment]", '[estimators]\nnames = ["ips"]\n[assessment]'), "unknown \\['ips'\\]"),
     (lambda s: s.replace("n_datasets = 2", "n_datasets = 0"), "logging.n_datasets"),
-    (lambda s: s.replace('kind = "constant"', 'kind = "agent"').replace("hedge = 0.0\n", ""), "needs path"),
+    (lambda s: s.replace('kind = "constant"', 'kind = "agent"').replace("hedge = 0.0\n", ""),
+     r"missing key 'candidates\.\d\.path'"),
+    (lambda s: s.replace('kind = "constant"', 'kind = "martingale"'),
+     r"candidates\.\d: kind 'martingale' is unknown; accepted kinds: 'delta', 'band', 'constant', 'uniform', 'agent'"),
 ])
 def test_spec_errors_name_the_key(tmp_path, edit, match):
     with pytest.raises(SpecError, match=match):
