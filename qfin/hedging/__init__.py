@@ -54,6 +54,7 @@ __all__ = [
                          "historical_heston",
                          "implied_vol",
                          "indifference_price",
+                         "load_experiment_config",
                          "min_variance_hedge",
                          "no_hedge",
                          "pnl_metrics",
@@ -63,9 +64,9 @@ __all__ = [
                          "whalley_wilmott_hedge",
 ]
 
-_LAZY = {name: "_deep" for name in ("HedgerConfig", "LSTMHedger", "MLPHedger", "TrainResult", "build_hedger",
+_LAZY = {name: "_deep" for name in ("LSTMHedger", "MLPHedger", "TrainResult", "build_hedger",
                                      "hedge_with", "hedger_loss", "indifference_price", "train_hedger")}
-_LAZY.update({name: "_experiment" for name in ("ExperimentConfig", "historical_heston", "pnl_metrics",
-                                                "run_hedging_experiment")})
+_LAZY.update({name: "_experiment" for name in ("historical_heston", "pnl_metrics", "run_hedging_experiment")})
+_LAZY.update({name: "_config" for name in ("ExperimentConfig", "HedgerConfig", "load_experiment_config")})
 
 __getattr__, __dir__ = lazy_names(__name__, _LAZY)

@@ -24,13 +24,12 @@ import torch
 from torch import nn
 
 from ..data.simulate import hedging_pnl
-from ..errors import QfinError
 from ..optim import KFAC
 from ..risk import entropic_risk, rockafellar_uryasev
 from ._baselines import HedgingMarket
+from ._config import HedgerConfig
 
 __all__ = [
-    "HedgerConfig",
     "LSTMHedger",
     "MLPHedger",
     "TrainResult",
@@ -41,8 +40,6 @@ __all__ = [
     "train_hedger",
 ]
 
-LOSSES = ("entropic", "cvar", "mean_variance")
-MODELS = ("lstm", "mlp")
 
 
 class LSTMHedger(nn.Module):
@@ -106,52 +103,6 @@ class MLPHedger(nn.Module):
             h = self.net(torch.cat([known[:, i], h], dim=1))
             hedges.append(h)
         return torch.cat(hedges, dim=1)
-
-
-@dataclass
-class HedgerConfig:
-    """Training settings (defaults are small: a CPU smoke budget).
-
-    loss : "entropic" | "cvar" | "mean_variance"; risk_aversion : lambda of the entropic risk or the variance
-    weight of mean–variance; cvar_level : level of the CVaR loss; cost : proportional cost rate (0.001 = 10 bp);
-    liquidate : charge the final sale; optimizer : "adam" | "kfac"; lr, damping (K-FAC), iterations, batch_size;
-    model : "lstm" (:class:`LSTMHedger`) | "mlp" (:class:`MLPHedger`); hidden : LSTM or MLP layer width;
-    layers : hidden layers of the MLP; seed : initialisation and batch order; checkpoint : optional path of the
-    last good state dict (written only after finite losses).
-    """
-
-    loss: str = "entropic"
-    risk_aversion: float = 1.0
-    cvar_level: float = 0.95
-    cost: float = 0.001
-    liquidate: bool = True
-    optimizer: str = "adam"
-    lr: float = 0.005
-    damping: float = 0.01
-    kl_clip: float = 0.01
-    iterations: int = 200
-    batch_size: int = 1024
-    model: str = "lstm"
-    hidden: int = 32
-    layers: int = 4
-    seed: int = 0
-    checkpoint: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.loss not in LOSSES:
-            raise QfinError(f"HedgerConfig loss: expected one of {LOSSES}, got {self.loss!r}")
-        if self.model not in MODELS:
-            raise QfinError(f"HedgerConfig model: expected one of {MODELS}, got {self.model!r}")
-        if self.optimizer not in ("adam", "kfac"):
-            raise QfinError(f"HedgerConfig optimizer: expected 'adam' or 'kfac', got {self.optimizer!r}")
-        for name in ("risk_aversion", "lr", "damping", "kl_clip"):
-            if not getattr(self, name) > 0:
-                raise QfinError(f"HedgerConfig {name}: must be > 0, got {getattr(self, name)!r}")
-        if not 0.0 < self.cvar_level < 1.0:
-            raise QfinError(f"HedgerConfig cvar_level: must lie in (0, 1), got {self.cvar_level!r}")
-        if self.iterations < 1 or self.batch_size < 2 or self.hidden < 1 or self.layers < 1:
-            raise QfinError("HedgerConfig: iterations >= 1, batch_size >= 2, hidden >= 1 and layers >= 1 are "
-                            f"required, got {self.iterations}, {self.batch_size}, {self.hidden}, {self.layers}")
 
 
 def build_hedger(config: HedgerConfig) -> LSTMHedger | MLPHedger:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import torch
 
 from ..data import staged_output
 from ..data.simulate import HestonParams, hedging_pnl, heston
-from ..risk import entropic_risk, expected_shortfall
+from ..risk import entropic_risk, expected_shortfall, sharpe_ratio
 from ._baselines import (
     HedgingMarket,
     bs_delta_hedge,
@@ -31,8 +31,8 @@ from ._baselines import (
 )
 from ._black_scholes import implied_vol
 from ._calibration import heston_from_history
+from ._config import ExperimentConfig
 from ._deep import (
-    HedgerConfig,
     LSTMHedger,
     hedge_with,
     indifference_price,
@@ -41,28 +41,6 @@ from ._deep import (
 from ._heston import heston_price
 
 __all__ = ["ExperimentConfig", "historical_heston", "pnl_metrics", "run_hedging_experiment"]
-
-
-@dataclass
-class ExperimentConfig:
-    """Market and budget of the comparison (defaults: a few CPU minutes).
-
-    maturity 30 days, daily rebalancing, ATM call on S0 = 100, 10 bp costs, entropic risk lambda = 1.
-    """
-
-    maturity_days: int = 30
-    n_train: int = 20_000
-    n_test: int = 10_000
-    strike: float = 100.0
-    seeds: tuple[int, ...] = (0, 1, 2)
-    hedger: HedgerConfig = None  # type: ignore[assignment]
-    kfac_lr: float = 0.05
-    adam_lr: float = 0.005
-    ww_risk_aversion: float = 100.0  # relative: absolute gamma = 100 / S, i.e. 1 per unit of money at S = 100
-
-    def __post_init__(self) -> None:
-        if self.hedger is None:
-            self.hedger = HedgerConfig()
 
 
 def historical_heston() -> HestonParams:
@@ -76,12 +54,13 @@ def historical_heston() -> HestonParams:
 
 
 def pnl_metrics(pnl: np.ndarray, costs: np.ndarray, turnover: np.ndarray, risk_aversion: float) -> dict[str, float]:
-    """mean, std, var, CVaR 95/99 (positive losses), entropic risk, mean costs and turnover, P&L Sharpe (mean/std)."""
+    """mean, std, var, CVaR 95/99 (positive losses), entropic risk, mean costs and turnover, and ``pnl_sharpe``:
+    the P&L's mean over its standard deviation across paths (one period, not annualised)."""
     std = float(pnl.std(ddof=1))
     return {"mean": float(pnl.mean()), "std": std, "var": std ** 2, "cvar_95": float(expected_shortfall(pnl, 0.95)),
-                "cvar_99": float(expected_shortfall(pnl, 0.99)), "entropic": float(entropic_risk(pnl, risk_aversion)),
-                "costs": float(costs.mean()), "turnover": float(turnover.mean()),
-                "sharpe": float(pnl.mean() / std) if std > 0 else float("nan")}
+            "cvar_99": float(expected_shortfall(pnl, 0.99)), "entropic": float(entropic_risk(pnl, risk_aversion)),
+            "costs": float(costs.mean()), "turnover": float(turnover.mean()),
+            "pnl_sharpe": float(sharpe_ratio(pnl, periods_per_year=1))}
 
 
 def _market(params: HestonParams, cfg: ExperimentConfig, n: int, seed: int) -> HedgingMarket:
@@ -144,7 +123,7 @@ def run_hedging_experiment(cfg: ExperimentConfig, out_dir: str | Path, params: H
         torch.manual_seed(seed)
         init = LSTMHedger(hcfg.hidden).state_dict()
         for opt, lr in (("adam", cfg.adam_lr), ("kfac", cfg.kfac_lr)):
-            res = train_hedger(train, replace(hcfg, optimizer=opt, lr=lr, seed=seed), premium=premium, init=init)
+            res = train_hedger(train, hcfg.replace(optimizer=opt, lr=lr, seed=seed), premium=premium, init=init)
             hedge = hedge_with(res.model, test)
             metrics, pnl = evaluate(hedge)
             metrics["indifference_price"] = indifference_price(res.model, test, hcfg)
@@ -170,7 +149,7 @@ def run_hedging_experiment(cfg: ExperimentConfig, out_dir: str | Path, params: H
     paired = {"entropic_adam": ent["adam"], "entropic_kfac": ent["kfac"],
                   "p_value": float(ttest_rel(ent["kfac"], ent["adam"]).pvalue) if len(cfg.seeds) > 1 else None}
     summary = {"params": asdict(params), "premium": premium, "atm_vol": float(atm_vol),
-                   "config": dict(asdict(hcfg), maturity_days=cfg.maturity_days, n_train=cfg.n_train,
+                   "config": dict(hcfg.model_dump(), maturity_days=cfg.maturity_days, n_train=cfg.n_train,
                                n_test=cfg.n_test, seeds=list(cfg.seeds), adam_lr=cfg.adam_lr, kfac_lr=cfg.kfac_lr),
                    "strategies": results, "speed": speed, "paired_entropic": paired,
                    "runs": {opt: [{k: v for k, v in r.items() if k not in ("losses", "seconds")} for r in runs[opt]]

@@ -49,7 +49,7 @@ def write_report(out: Path, summary: dict, pnls: dict[str, np.ndarray], hedges: 
         report.heading("Strategies on the test bank"),
         report.table(([name, *(metrics[key] for key in columns)] for name, metrics in strategies.items()),
                      ["strategy", *columns], float_format=".4f"),
-        report.paragraph("P&L in money per option; cvar_95 and cvar_99 are positive losses; sharpe is the P&L's "
+        report.paragraph("P&L in money per option; cvar_95 and cvar_99 are positive losses; pnl_sharpe is the P&L's "
                          "mean over its standard deviation (not annualised); LSTM rows are means over seeds.",
                          css_class="note"),
         report.heading("Speed: K-FAC iterations to reach Adam's final loss"),

@@ -22,7 +22,7 @@ def test_pnl_metrics_match_direct_formulas():
     worst = np.sort(pnl)[:50]  # (1000 - 1) * 0.05 -> 49 + 1 worst outcomes
     assert m["cvar_95"] == pytest.approx(-worst.mean())
     assert m["entropic"] == pytest.approx(np.log(np.mean(np.exp(-0.5 * pnl))) / 0.5)
-    assert m["sharpe"] == pytest.approx(pnl.mean() / pnl.std(ddof=1))
+    assert m["pnl_sharpe"] == pytest.approx(pnl.mean() / pnl.std(ddof=1)) and "sharpe" not in m
     assert m["costs"] == pytest.approx(0.3) and m["turnover"] == pytest.approx(300.0)
 
 
@@ -50,3 +50,22 @@ def test_an_interrupted_experiment_leaves_no_output_folder(tmp_path, monkeypatch
     with pytest.raises(RuntimeError, match="plotting failed"):
         run_hedging_experiment(cfg, tmp_path / "run")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_experiment_configs_load_from_toml_with_one_line_errors(tmp_path):
+    from qfin.errors import SpecError
+    from qfin.hedging import load_experiment_config
+
+    (tmp_path / "c.toml").write_text("maturity_days = 10\nseeds = [0, 1]\n[hedger]\niterations = 3\ncost = 0\n")
+    assert load_experiment_config(tmp_path / "c.toml") == ExperimentConfig(
+        maturity_days=10, seeds=(0, 1), hedger=HedgerConfig(iterations=3, cost=0.0))
+    for text, match in (("[hedger]\nlearning_rate = 0.1\n", "unknown key 'hedger.learning_rate'; accepted: loss, "),
+                        ("[hedger]\niterations = 2.5\n", "hedger.iterations: Input should be a valid integer"),
+                        ("[hedger]\nloss = \"utility\"\n", "hedger.loss: Input should be 'entropic', 'cvar' or"),
+                        ("seeds = []\n", "seeds"), ("n_test = \"many\"\n", "n_test")):
+        (tmp_path / "c.toml").write_text(text)
+        with pytest.raises(SpecError, match=r"c\.toml: " + match):
+            load_experiment_config(tmp_path / "c.toml")
+    with pytest.raises(SpecError, match="HedgerConfig: lr: Input should be greater than 0"):
+        HedgerConfig(lr=-1.0)
+    assert HedgerConfig().replace(lr=0.1).lr == 0.1

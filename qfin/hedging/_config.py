@@ -1,0 +1,78 @@
+"""Configs of the deep hedger and of the Adam vs K-FAC comparison: frozen pydantic models through
+``qfin.specs`` (one-line errors naming the key), and :func:`load_experiment_config`, the one reader of the TOML
+that ``qfin hedge train`` takes, for Python users too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+
+from ..specs import SpecErrorsOnInit, parse_model, read_toml
+
+__all__ = ["LOSSES", "MODELS", "ExperimentConfig", "HedgerConfig", "load_experiment_config"]
+
+LOSSES = ("entropic", "cvar", "mean_variance")
+MODELS = ("lstm", "mlp")
+
+
+class _Config(SpecErrorsOnInit, BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def replace(self, **changes: Any):
+        """A copy with ``changes`` applied and validated again."""
+        return parse_model(type(self), {**self.model_dump(), **changes}, type(self).__name__)
+
+
+class HedgerConfig(_Config):
+    """Training settings (defaults are small: a CPU smoke budget).
+
+    loss : "entropic" | "cvar" | "mean_variance"; risk_aversion : lambda of the entropic risk or the variance
+    weight of mean–variance; cvar_level : level of the CVaR loss; cost : proportional cost rate (0.001 = 10 bp);
+    liquidate : charge the final sale; optimizer : "adam" | "kfac"; lr, damping (K-FAC), iterations, batch_size;
+    model : "lstm" (:class:`LSTMHedger`) | "mlp" (:class:`MLPHedger`); hidden : LSTM or MLP layer width;
+    layers : hidden layers of the MLP; seed : initialisation and batch order; checkpoint : optional path of the
+    last good state dict (written only after finite losses).
+    """
+
+    loss: Literal["entropic", "cvar", "mean_variance"] = "entropic"
+    risk_aversion: StrictFloat = Field(1.0, gt=0.0)
+    cvar_level: StrictFloat = Field(0.95, gt=0.0, lt=1.0)
+    cost: StrictFloat = Field(0.001, ge=0.0)
+    liquidate: StrictBool = True
+    optimizer: Literal["adam", "kfac"] = "adam"
+    lr: StrictFloat = Field(0.005, gt=0.0)
+    damping: StrictFloat = Field(0.01, gt=0.0)
+    kl_clip: StrictFloat = Field(0.01, gt=0.0)
+    iterations: StrictInt = Field(200, ge=1)
+    batch_size: StrictInt = Field(1024, ge=2)
+    model: Literal["lstm", "mlp"] = "lstm"
+    hidden: StrictInt = Field(32, ge=1)
+    layers: StrictInt = Field(4, ge=1)
+    seed: StrictInt = 0
+    checkpoint: str | None = None
+
+
+class ExperimentConfig(_Config):
+    """Market and budget of the comparison (defaults: a few CPU minutes).
+
+    maturity 30 days, daily rebalancing, ATM call on S0 = 100, 10 bp costs, entropic risk lambda = 1; the
+    ``hedger`` table holds the :class:`HedgerConfig` both optimisers start from (each with its own ``lr``).
+    """
+
+    maturity_days: StrictInt = Field(30, ge=1)
+    n_train: StrictInt = Field(20_000, ge=2)
+    n_test: StrictInt = Field(10_000, ge=2)
+    strike: StrictFloat = Field(100.0, gt=0.0)
+    seeds: tuple[StrictInt, ...] = Field((0, 1, 2), min_length=1)
+    hedger: HedgerConfig = HedgerConfig()
+    kfac_lr: StrictFloat = Field(0.05, gt=0.0)
+    adam_lr: StrictFloat = Field(0.005, gt=0.0)
+    ww_risk_aversion: StrictFloat = Field(100.0, gt=0.0)  # relative: gamma = 100 / S, 1 per unit of money at 100
+
+
+def load_experiment_config(path: str | Path) -> ExperimentConfig:
+    """An :class:`ExperimentConfig` from a TOML file of its keys, with a ``[hedger]`` table of
+    :class:`HedgerConfig` keys (missing keys take the defaults; unknown keys are errors)."""
+    return parse_model(ExperimentConfig, read_toml(path, "config"), str(path))
