@@ -12,7 +12,7 @@ environment) is :func:`qfin.agents.train_qrdqn`; ``policy_result`` is how it rep
 
 from qfin.dp import problems
 from qfin.dp._categorical import categorical_projection
-from qfin.dp._distribution import ReturnDistribution, lower_tail_mean_weighted
+from qfin.dp._distribution import ReturnDistribution
 from qfin.dp._exact import DPResult, achievable_returns, evaluate_policy, policy_result
 from qfin.dp._mdp import FiniteMDP
 from qfin.dp._objectives import (
@@ -44,7 +44,6 @@ __all__ = [
     "categorical_projection",
     "evaluate_policy",
     "load_spec",
-    "lower_tail_mean_weighted",
     "plot_return_distributions",
     "policy_result",
     "problems",

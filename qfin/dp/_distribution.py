@@ -6,25 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qfin.errors import QfinError
+from qfin.risk import lower_tail_mean
 
-__all__ = ["ReturnDistribution", "lower_tail_mean_weighted"]
-
-
-def lower_tail_mean_weighted(atoms: np.ndarray, probs: np.ndarray, alpha: float) -> float:
-    """CVaR_alpha of a finite law (higher is better): the mean of X over its worst ``alpha`` probability mass.
-
-    (1/alpha) * integral_0^alpha q_X(u) du, with the atom straddling the alpha-quantile counted with the part of
-    its mass below alpha (Acerbi & Tasche 2002). This is the weighted-atom form of
-    :func:`qfin.risk.lower_tail_mean`, which takes equally weighted samples.
-    """
-    if not 0.0 < alpha <= 1.0:
-        raise QfinError(f"alpha must be in (0, 1]; got {alpha!r}")
-    order = np.argsort(atoms, kind="stable")
-    x, p = np.asarray(atoms, float)[order], np.asarray(probs, float)[order]
-    before = np.concatenate(([0.0], np.cumsum(p)[:-1]))
-    take = np.clip(alpha - before, 0.0, p)
-    return float(np.dot(take, x) / alpha)
+__all__ = ["ReturnDistribution"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +31,7 @@ class ReturnDistribution:
 
     def cvar(self, alpha: float) -> float:
         """Mean of G over its worst alpha fraction (lower tail)."""
-        return lower_tail_mean_weighted(self.atoms, self.probabilities, alpha)
+        return float(lower_tail_mean(self.atoms, alpha, probabilities=self.probabilities))
 
     def prob_at_least(self, target: float, atol: float = 1e-9) -> float:
         """P(G >= target), counting atoms within ``atol`` below the target as reaching it (float round-off)."""

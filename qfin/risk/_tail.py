@@ -154,7 +154,7 @@ def _outcomes(x: Any) -> Any:
     return as_samples(x, "x")
 
 
-def lower_tail_mean(x: Any, alpha: float) -> Any:
+def lower_tail_mean(x: Any, alpha: float, probabilities: Any = None) -> Any:
     """CVaR of an OUTCOME x (higher is better): the mean of x over its worst ``alpha`` fraction.
 
     CVaR_alpha(x) = (1 / alpha) * integral_0^alpha q_x(u) du over the empirical quantile function q_x, exact
@@ -167,14 +167,35 @@ def lower_tail_mean(x: Any, alpha: float) -> Any:
     ----------
     x : [T] or [T, N] outcomes (returns, P&L, rewards), numpy-like or a torch tensor.
     alpha : tail fraction in (0, 1].
+    probabilities : optional [T] masses of the atoms x of a finite law (non-negative, summing to 1; 1-D numpy
+        x only), for distributions such as the return laws of distributional DP; None: equally weighted samples.
 
     Returns
     -------
     float (or [N] array), or a tensor, in the units of x.
     """
+    if probabilities is not None:
+        return _lower_tail_mean_of_law(x, probabilities, alpha)
     x = _outcomes(x)
     alpha = check_fraction(alpha, "alpha", high_open=False)
     return _weighted_sorted_mean(x, _band_weights(x.shape[0], 0.0, alpha))
+
+
+def _lower_tail_mean_of_law(atoms: Any, probabilities: Any, alpha: float) -> float:
+    """:func:`lower_tail_mean` of the finite law with ``atoms`` and their ``probabilities``."""
+    alpha = check_fraction(alpha, "alpha", high_open=False)
+    x, p = np.asarray(atoms, dtype=float), np.asarray(probabilities, dtype=float)
+    if x.ndim != 1 or p.shape != x.shape:
+        raise QfinError(f"a finite law needs 1-D atoms and probabilities of one length; got shapes {x.shape} "
+                        f"and {p.shape}")
+    if not (np.all(np.isfinite(x)) and np.all(p >= 0.0) and abs(p.sum() - 1.0) <= 1e-6):
+        raise QfinError("a finite law needs finite atoms and non-negative probabilities summing to 1; got a sum "
+                        f"of {p.sum()!r}")
+    order = np.argsort(x, kind="stable")
+    x, p = x[order], p[order]
+    before = np.concatenate(([0.0], np.cumsum(p)[:-1]))
+    take = np.clip(alpha - before, 0.0, p)
+    return float(np.dot(take, x) / alpha)
 
 
 def range_value_at_risk(x: Any, alpha: float, beta: float) -> Any:

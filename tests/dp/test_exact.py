@@ -21,9 +21,9 @@ from qfin.dp import (
     Homeostatic,
     MeanCVaR,
     ProbabilityOfTarget,
+    ReturnDistribution,
     Satisficing,
     evaluate_policy,
-    lower_tail_mean_weighted,
     solve,
 )
 from qfin.errors import QfinError
@@ -176,11 +176,19 @@ def test_stock_policy_strictly_beats_every_markov_policy():
         result.policy(2, 1, 0.0)
 
 
-def test_weighted_tail_mean_matches_qfin_risk_on_equal_weights():
+def test_the_return_laws_cvar_is_qfin_risks_lower_tail_mean():
+    """One CVaR: ReturnDistribution.cvar is qfin.risk.lower_tail_mean with atom probabilities; on equal weights
+    it is the sample form, and on a law with repeated atoms it is the sample form of the expanded sample."""
     x = np.random.default_rng(3).normal(size=40)
     for alpha in (0.05, 0.1, 0.37, 1.0):
-        assert lower_tail_mean_weighted(x, np.full(40, 1 / 40), alpha) == pytest.approx(lower_tail_mean(x, alpha),
-                                                                                       abs=1e-12)
+        assert lower_tail_mean(x, alpha, probabilities=np.full(40, 1 / 40)) == pytest.approx(lower_tail_mean(x, alpha),
+                                                                                           abs=1e-12)
+    law = ReturnDistribution.from_atoms(np.array([3.0, -1.0, 0.5]), np.array([0.5, 0.25, 0.25]))
+    expanded = np.array([3.0, 3.0, -1.0, 0.5])  # the same law as 4 equally likely samples
+    for alpha in (0.1, 0.25, 0.3, 0.6, 1.0):
+        assert law.cvar(alpha) == pytest.approx(lower_tail_mean(expanded, alpha), abs=1e-15)
+    with pytest.raises(QfinError, match="summing to 1"):
+        lower_tail_mean(x, 0.1, probabilities=np.full(40, 0.1))
 
 
 def test_bad_models_and_objectives_are_refused():
