@@ -54,7 +54,8 @@ body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; mar
 h1 { font-size: 1.6rem; margin-bottom: 0.2rem; }
 h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #d0d7de; padding-bottom: 0.2rem; }
 h3 { font-size: 1.05rem; margin-top: 1.5rem; }
-table { border-collapse: collapse; font-size: 0.92rem; margin: 0.8rem 0 1.2rem; }
+table { border-collapse: collapse; font-size: 0.92rem; margin: 0.8rem 0 1.2rem; display: block; width: max-content;
+        max-width: 100%; overflow-x: auto; }
 th, td { padding: 0.3rem 0.7rem; border-bottom: 1px solid #e4e8ec; }
 thead th { background: #f3f5f7; text-align: right; white-space: nowrap; }
 td { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }

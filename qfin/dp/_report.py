@@ -52,7 +52,7 @@ def write_solve_report(path: str | Path, result: DPResult, neutral: DPResult, ro
     path = Path(path)
     png = return_distributions_png(result, neutral)
     objective = type(result.objective).__name__
-    summary = [("objective", repr(result.objective)), ("method", result.method),
+    summary = [("objective", _describe(result.objective)), ("method", result.method),
                ("optimal value", report.format_number(result.value, ".6g")),
                ("start stock c0", report.format_number(result.initial_stock, "g")),
                ("risk-neutral policy's value", report.format_number(result.objective.evaluate(neutral.distribution),
@@ -64,11 +64,18 @@ def write_solve_report(path: str | Path, result: DPResult, neutral: DPResult, ro
         f"{title}: {objective}",
         report.table(summary, row_headers=True, css_class="notes"),
         report.heading("Policy on the states it reaches"),
-        report.paragraph("The stock c_t is what is still to be collected to meet the objective's target, carried "
-                         "as part of the state (stock augmentation); probability is how likely the policy is to "
-                         "be there.", css_class="note"),
+        report.paragraph("Stock c_t = (c0 + sum_{k<t} gamma^k r_k) / gamma^t: the start stock plus the discounted "
+                         "rewards so far, carried in the state (stock augmentation, Pires et al. 2025); probability: "
+                         "the chance that the policy is in that augmented state at t.", css_class="note"),
         report.table(policy, ["t", "state", "stock c_t", "action", "probability"]),
         report.heading("Return distribution"),
         report.image(png, "optimal and risk-neutral return distributions",
                      f"Law of the return G under the optimal policy ({objective}) and the risk-neutral one"))
     return report.write_page(path, document, {path.with_suffix(".png").name: png})
+
+
+def _describe(objective: object) -> str:
+    """``CVaR(alpha=0.1)``: the objective's class and its numeric parameters."""
+    params = ", ".join(f"{key}={value:g}" for key, value in vars(objective).items()
+                       if not key.startswith("_") and isinstance(value, (int, float)))
+    return f"{type(objective).__name__}({params})"
