@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from qfin.cli._app import command_group
+from qfin.cli._tables import console as make_console
 
 data_app = command_group("List, inspect and import datasets.")
-console = Console()
+console = make_console()
 
 
 @data_app.command("list")
@@ -38,7 +38,7 @@ def show_command(
 
     info = dataset_info(name)
     frame = load_dataset(name)
-    console.print(f"[bold]{name}[/] ({info.kind}) — {info.description}")
+    console.print(f"{name} ({info.kind}) — {info.description}")
     console.print(f"source: {info.source}; licence: {info.licence}")
     console.print(f"rows: {frame.height:,}; columns: {frame.width}")
     if "timestamp" in frame.columns:
@@ -70,7 +70,7 @@ def import_command(
     stored = import_bars(path, name, overwrite=overwrite)
     frame = load_dataset(name)
     console.print(f"imported {frame.height:,} bars of {frame['symbol'].n_unique()} symbol(s) as "
-                  f"[bold]{name}[/] -> {stored}")
+                  f"{name} -> {stored}")
 
 
 def _preview(frame, rows: int) -> Table:

@@ -16,11 +16,12 @@ HEADERS = {"total_return": "return", "cagr": "CAGR", "volatility": "vol", "sharp
 
 
 def console() -> Console:
-    """A stdout console; when piped (CI, `| tee`) it is 140 columns wide instead of rich's 80, so tables of
-    ten metrics are not squashed into ellipses. COLUMNS, when set, wins."""
+    """A stdout console that prints text as given (no rich markup: a path or name holding ``[x]`` stays whole);
+    when piped (CI, `| tee`) it is 140 columns wide instead of rich's 80, so tables of ten metrics are not
+    squashed into ellipses. COLUMNS, when set, wins."""
     if sys.stdout.isatty() or "COLUMNS" in os.environ:
-        return Console()
-    return Console(width=140)
+        return Console(markup=False)
+    return Console(width=140, markup=False)
 
 
 def metric_cell(name: str, value: float) -> str:

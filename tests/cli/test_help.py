@@ -1,9 +1,11 @@
 """Every command's --help, as a user sees it: words in brackets survive (no markup eats `[hedger]`), flags show
-no `<bool>` metavar, and every command listed in a group's help has help of its own."""
+no `<bool>` metavar, and every command listed in a group's help has help of its own; printed output keeps
+brackets too."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from tests.cli.test_cli import run_qfin
 
@@ -35,3 +37,11 @@ def test_help_keeps_bracketed_words_and_shows_no_bool_metavar():
         assert "[OPTIONS]" in text and "Usage:" in text, command
     assert "[tokenizer] and [model] tables" in " ".join(pages["qfin kline train"].split())
     assert "[hedger]" in pages["qfin hedge train"]
+
+
+def test_printed_paths_keep_their_brackets(tmp_path):
+    """Output goes through a console without rich markup, so a folder named like a markup tag prints whole."""
+    out = tmp_path / "run[bold]"
+    result = run_qfin("dp", "solve", str(Path(__file__).resolve().parents[2] / "models" / "dp" / "liquidation.toml"), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert f"{out}/liquidation.html" in result.stdout
