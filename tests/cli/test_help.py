@@ -42,6 +42,7 @@ def test_help_keeps_bracketed_words_and_shows_no_bool_metavar():
 def test_printed_paths_keep_their_brackets(tmp_path):
     """Output goes through a console without rich markup, so a folder named like a markup tag prints whole."""
     out = tmp_path / "run[bold]"
-    result = run_qfin("dp", "solve", str(Path(__file__).resolve().parents[2] / "models" / "dp" / "liquidation.toml"), "--out", str(out))
+    problem = Path(__file__).resolve().parents[2] / "models" / "dp" / "liquidation.toml"
+    result = run_qfin("dp", "solve", str(problem), "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert f"{out}/liquidation.html" in result.stdout
