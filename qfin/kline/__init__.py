@@ -37,7 +37,7 @@ _WHERE = {
     "KlineForecastStrategy": "_strategy", "kelly_weights": "_strategy",
     "KlineTokenizer": "_tokenizer",
     "bars_from": "_inputs", "select_bars": "_inputs",
-    "compare_generated": "_generated", "save_bars": "_generated",
+    "compare_generated": "_generated", "save_bars": "_report",
     "EVALUATION_ROWS": "_test_span", "evaluate_checkpoint": "_test_span", "evaluation_cell": "_test_span",
     "save_evaluation": "_test_span",
     "check_sampling": "_predictor", "check_device": "_train",

@@ -1,9 +1,7 @@
-"""Synthetic K-lines as files and as a comparison: written like forecasts (CSV or Parquet, atomically), viewed
-as a :class:`KlineForecast` for the plot, and their stylized facts beside the real bars'."""
+"""Synthetic K-lines viewed as a :class:`KlineForecast` (for the plot) and their stylized facts beside the real
+bars'."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -12,21 +10,7 @@ from ._evaluate import stylized_facts
 from ._normalize import FEATURES
 from ._predictor import KlineForecast
 
-__all__ = ["compare_generated", "save_bars"]
-
-
-def save_bars(frame: pl.DataFrame, path: str | Path) -> Path:
-    """Write bars to ``.csv`` or ``.parquet`` (by the suffix), atomically."""
-    from ..data import atomic_path, write_parquet
-
-    path = Path(path)
-    if path.suffix == ".parquet":
-        return write_parquet(frame, path)
-    if path.suffix != ".csv":
-        raise ValueError(f"{path}: the file must end in .csv or .parquet")
-    with atomic_path(path) as tmp:
-        frame.write_csv(tmp)
-    return path
+__all__ = ["compare_generated"]
 
 
 def compare_generated(generated: pl.DataFrame, context: pl.DataFrame, n_paths: int, n_steps: int

@@ -16,19 +16,23 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 """Close quantiles over the sample paths tabulated per step in the forecast report."""
 
 
-def save_forecast(forecast: KlineForecast, path: str | Path) -> Path:
-    """Write all sample paths (Bars schema plus ``path``) to ``.csv`` or ``.parquet``, atomically."""
+def save_bars(frame: pl.DataFrame, path: str | Path) -> Path:
+    """Write bars to ``.csv`` or ``.parquet`` (by the suffix), atomically."""
     from ..data import atomic_path, write_parquet
 
     path = Path(path)
-    frame = forecast.path_frame()
     if path.suffix == ".parquet":
         return write_parquet(frame, path)
     if path.suffix != ".csv":
-        raise ValueError(f"{path}: the forecast file must end in .csv or .parquet")
+        raise ValueError(f"{path}: the file must end in .csv or .parquet")
     with atomic_path(path) as tmp:
         frame.write_csv(tmp)
     return path
+
+
+def save_forecast(forecast: KlineForecast, path: str | Path) -> Path:
+    """Write all sample paths (Bars schema plus ``path``) to ``.csv`` or ``.parquet``, atomically."""
+    return save_bars(forecast.path_frame(), path)
 
 
 def forecast_png(forecast: KlineForecast, context: pl.DataFrame, levels=(0.8, 0.9), n_paths: int = 20) -> bytes:
