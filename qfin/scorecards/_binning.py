@@ -18,12 +18,11 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils import ClassifierTags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from qfin.errors import DataValidationError
 from qfin.scorecards import _kernels
-from qfin.scorecards._frames import columns_of, numeric_matrix, wrap_like
+from qfin.scorecards._frames import columns_of, mixed_input_tags, numeric_matrix, wrap_like
 from qfin.scorecards._measures import binary_target
 
 __all__ = ["StumpBinner", "FeatureBins", "stump_thresholds"]
@@ -256,13 +255,8 @@ class StumpBinner(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
 
     def __sklearn_tags__(self):  # noqa: D105
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.categorical = True
-        tags.input_tags.string = True
-        tags.target_tags.required = True
+        tags = mixed_input_tags(super().__sklearn_tags__())
         tags.transformer_tags.preserves_dtype = []  # bin indices are int64 whatever comes in
-        tags.classifier_tags = ClassifierTags(multi_class=False)  # supervised by a binary target
         return tags
 
     # --- validation -------------------------------------------------------------------------------------

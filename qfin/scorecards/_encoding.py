@@ -12,11 +12,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 from sklearn.base import BaseEstimator, TransformerMixin, clone
-from sklearn.utils import ClassifierTags
 from sklearn.utils.validation import check_is_fitted
 
 from qfin.scorecards._binning import StumpBinner
-from qfin.scorecards._frames import wrap_like
+from qfin.scorecards._frames import mixed_input_tags, wrap_like
 from qfin.scorecards._measures import binary_target, information_value_from_counts
 
 __all__ = ["WoEEncoder", "bin_indices"]
@@ -49,13 +48,7 @@ class WoEEncoder(TransformerMixin, BaseEstimator):
         self.smoothing = smoothing
 
     def __sklearn_tags__(self):  # noqa: D105
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.categorical = True
-        tags.input_tags.string = True
-        tags.target_tags.required = True
-        tags.classifier_tags = ClassifierTags(multi_class=False)  # supervised by a binary target
-        return tags
+        return mixed_input_tags(super().__sklearn_tags__())
 
     def fit(self, X: Any, y: Any) -> WoEEncoder:
         """Fit the binner, then the per-bin WoE from the training counts. y: [n], 1 = bad."""

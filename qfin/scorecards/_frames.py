@@ -122,3 +122,19 @@ def wrap_like(values: np.ndarray, names: list[str], like: Any) -> Any:
         import pandas as pd
         return pd.DataFrame(values, columns=names, index=like.index)
     return values
+
+
+def mixed_input_tags(tags: Any) -> Any:
+    """scikit-learn tags of an estimator fitted on mixed columns (NaN, categories, strings) and a binary target:
+    what every scorecard estimator declares, set in one place."""
+    from sklearn.utils import ClassifierTags
+
+    tags.input_tags.allow_nan = True
+    tags.input_tags.categorical = True
+    tags.input_tags.string = True
+    tags.target_tags.required = True
+    if tags.classifier_tags is None:
+        tags.classifier_tags = ClassifierTags(multi_class=False)  # supervised by a binary target
+    else:
+        tags.classifier_tags.multi_class = False
+    return tags

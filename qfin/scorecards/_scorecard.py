@@ -28,7 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from qfin.scorecards._binning import StumpBinner, usable_values
 from qfin.scorecards._encoding import WoEEncoder, bin_indices
-from qfin.scorecards._frames import columns_of
+from qfin.scorecards._frames import columns_of, mixed_input_tags
 from qfin.scorecards._measures import binary_target
 
 __all__ = ["Scorecard", "points_scaling"]
@@ -99,12 +99,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def __sklearn_tags__(self):  # noqa: D105
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.input_tags.categorical = True
-        tags.input_tags.string = True
-        tags.classifier_tags.multi_class = False
-        return tags
+        return mixed_input_tags(super().__sklearn_tags__())
 
     def fit(self, X: Any, y: Any) -> Scorecard:
         """Fit binning, encoding and model on X [n, d] and y [n] (1 = bad)."""
