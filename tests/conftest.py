@@ -19,3 +19,16 @@ def fresh_python():
         return result.stdout
 
     return run
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test, restored after it: tiny models run fastest on one thread, and the CI box
+    has 2 shared cores on which torch's thread pool thrashes. Test packages of torch models use it for every
+    test (their conftest asks for it in an autouse fixture)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

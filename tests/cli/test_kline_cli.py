@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 BARS = ["timestamp", "symbol", "open", "high", "low", "close", "volume"]
@@ -64,12 +63,7 @@ def assert_clean_failure(result: subprocess.CompletedProcess, *fragments: str) -
         assert fragment in lines[0], lines[0]
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

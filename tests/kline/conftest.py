@@ -28,12 +28,8 @@ def tiny_config(**kw) -> KlineTrainConfig:
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models run fastest on one thread (and CI shares two cores); restored after each test."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+def _one_torch_thread(one_torch_thread):
+    """Every test here runs torch on one thread (the shared fixture of tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")

@@ -1,12 +1,8 @@
-"""One torch thread per test: the CI box has 2 shared cores and torch's thread pool thrashes on them."""
+"""Every test here runs torch on one thread (the shared ``one_torch_thread`` fixture of tests/conftest.py)."""
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread(one_torch_thread):
+    """Ask for the shared fixture in every test of this package."""
