@@ -88,11 +88,11 @@ def forecast_command(
         None, "--calibrate-start",
         help="Calibrate the 80%/90% intervals (split conformal) on the bars from this date to --end."),
     out: Path = typer.Option(Path("runs") / "kline" / "forecast.csv", "--out", "-o",
-                             help="Sample paths, .csv or .parquet; a PNG of paths and bands goes beside it."),
+                             help="Sample paths, .csv or .parquet; an HTML report and its PNG go beside it."),
     threads: int = THREADS,
 ) -> None:
-    """Sample paths of the bars after the context; writes every path and a PNG of paths and bands."""
-    from qfin.kline import KlinePredictor, bars_from, check_sampling, plot_forecast, save_forecast, select_bars
+    """Sample paths of the bars after the context; writes every path, an HTML report and a PNG of paths and bands."""
+    from qfin.kline import KlinePredictor, bars_from, check_sampling, save_forecast, select_bars, write_forecast_report
 
     _set_threads(threads)
     out = _bars_file(out)
@@ -104,7 +104,7 @@ def forecast_command(
     fc = predictor.predict(bars, pred_len=pred_len, samples=samples, temperature=temperature, top_p=top_p,
                            seed=seed, freq=freq, repair=repair)
     save_forecast(fc, out)
-    png = plot_forecast(fc, bars, out.with_suffix(".png"))
+    page = write_forecast_report(out.with_suffix(".html"), fc, bars, notes={"source": source})
     calibrated = 0.8 in fc.calibration
     lo, hi = fc.close_interval(0.8, calibrated=calibrated)
     median = fc.median()["close"].to_numpy()
@@ -114,7 +114,7 @@ def forecast_command(
     for i, t in enumerate(fc.timestamps):
         table.add_row(str(i + 1), str(t)[:19].replace("T", " "), f"{median[i]:.4g}", f"{lo[i]:.4g} .. {hi[i]:.4g}")
     console().print(table)
-    console().print(f"wrote {samples} paths x {pred_len} bars to {out}; plot {png}")
+    console().print(f"wrote {samples} paths x {pred_len} bars to {out}; report {page}, plot {page.with_suffix('.png')}")
 
 
 @kline_app.command("generate")
@@ -161,25 +161,33 @@ def evaluate_command(
     pred_len: int = typer.Option(None, "--pred-len", "-n", min=1, help="Horizon (default: the config's)."),
     samples: int = typer.Option(64, "--samples", "-s", min=2, help="Sample paths per forecast origin."),
     seed: int = typer.Option(None, "--seed", help="Sampling seed (default: the config's)."),
-    out: Path = typer.Option(None, "--out", "-o", help="Folder for evaluation.json (default: the checkpoint)."),
+    out: Path = typer.Option(None, "--out", "-o",
+                             help="Folder for evaluation.json and evaluation.html (default: the checkpoint)."),
     threads: int = THREADS,
 ) -> None:
-    """Evaluate a checkpoint on each series' test span; prints the table, writes evaluation.json.
+    """Evaluate a checkpoint on each series' test span; prints the table, writes evaluation.json and .html.
 
     The intervals are calibrated on the validation span (train_end, validation_end], then forecasts run from
     rolling origins after validation_end: volatility MAE vs persistence / trailing / GARCH(1,1), return IC and
     RankIC with standard errors, 80% and 90% coverage, CRPS and the discriminative score."""
-    from qfin.kline import EVALUATION_ROWS, evaluate_checkpoint, evaluation_cell, save_evaluation
+    from qfin.kline import (
+        EVALUATION_ROWS,
+        evaluate_checkpoint,
+        evaluation_cell,
+        save_evaluation,
+        write_evaluation_report,
+    )
 
     printer = console()
     _set_threads(threads)
     results = evaluate_checkpoint(checkpoint, datasets, pred_len, samples, seed,
                                   on_series=lambda name, s: printer.print(f"evaluated {name} in {s:.1f} s"))
     written = save_evaluation(results, out or checkpoint)
+    page = write_evaluation_report(out or checkpoint, results)
     horizon = next(iter(results.values()))["pred_len"]
     table = Table("metric", *results, title=f"K-line evaluation on the test span (pred_len {horizon}, "
                   f"{samples} paths)", box=box.SIMPLE_HEAD)
     for label, keys in EVALUATION_ROWS:
         table.add_row(label, *(evaluation_cell(results[n], keys) for n in results))
     printer.print(table)
-    printer.print(f"wrote {written}")
+    printer.print(f"wrote {written} and {page}")

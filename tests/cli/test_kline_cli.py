@@ -101,6 +101,7 @@ def test_forecast_writes_every_path_and_a_png_and_is_seeded(checkpoint, tmp_path
     assert set(BARS) <= set(frame.columns) and "path" in frame.columns
     assert frame.height == 5 * 6
     assert (tmp_path / "fc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "data:image/png;base64," in (tmp_path / "fc.html").read_text()
     values = frame.select(BARS[2:]).to_numpy()
     # --end cuts the context: the first forecast bar is the business day after 2015-06-30
     assert str(frame["timestamp"].min())[:10] == "2015-07-01"
@@ -168,6 +169,7 @@ def test_evaluate_prints_the_table_and_writes_json(checkpoint, tmp_path):
     report = json.loads((tmp_path / "evaluation.json").read_text())["sp500_index"]
     assert report["n_origins"] > 10
     assert 0.0 <= report["coverage"]["0.9"]["calibrated"] <= 1.0
+    assert "sp500_index" in (tmp_path / "evaluation.html").read_text()
 
 
 def test_a_bad_config_key_is_one_line_and_writes_nothing(tmp_path):
