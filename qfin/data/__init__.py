@@ -1,4 +1,4 @@
-"""qfin's data layer: schemas and validation, CSV/Parquet I/O, shipped real datasets, time splits.
+"""qfin's data layer: schemas and validation, CSV/Parquet I/O, shipped real datasets, the market panel, time splits.
 
 Synthetic markets live in the subpackage ``qfin.data.simulate`` (imported on its own).
 """
@@ -6,6 +6,7 @@ Synthetic markets live in the subpackage ``qfin.data.simulate`` (imported on its
 from ._datasets import DatasetInfo, dataset_info, import_bars, list_datasets, load_dataset, qfin_home
 from ._io import atomic_path, read_bars, read_prices, to_prices, write_parquet
 from ._output import staged_output, strict_json
+from ._panel import PANEL_FIELDS, MarketPanel, price_panel
 from ._schemas import BARS_COLUMNS, BARS_SCHEMA, PRICE_FIELDS
 from ._splits import Fold, TimeSplit, time_split, walk_forward_folds
 from ._validation import TIMESTAMP_FORMATS, validate_bars, validate_prices
@@ -13,15 +14,18 @@ from ._validation import TIMESTAMP_FORMATS, validate_bars, validate_prices
 __all__ = [
     "BARS_COLUMNS",
     "BARS_SCHEMA",
+    "PANEL_FIELDS",
     "PRICE_FIELDS",
     "TIMESTAMP_FORMATS",
     "DatasetInfo",
     "Fold",
+    "MarketPanel",
     "TimeSplit",
     "atomic_path",
     "dataset_info",
     "import_bars",
     "list_datasets",
+    "price_panel",
     "load_dataset",
     "qfin_home",
     "read_bars",
