@@ -35,8 +35,9 @@ def _pnl(env, policy, episodes: int) -> np.ndarray:
         if k:
             obs, _ = env.reset()
         done = False
-        while not done:
-            obs, _, done, _, info = env.step(policy(obs))
+        while not done:  # an episode ends at maturity (terminated) or at a time limit a wrapper sets (truncated)
+            obs, _, terminated, truncated, info = env.step(policy(obs))
+            done = terminated or truncated
         out[k] = info["pnl"]
     return out
 

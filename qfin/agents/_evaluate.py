@@ -36,9 +36,9 @@ def rollout(agent: Agent, **overrides: Any) -> Rollout:
     obs, info = env.reset()
     dates, values, returns, weights = [info["date"]], [info["value"]], [], []
     done = False
-    while not done:
-        obs, _, done, truncated, info = env.step(agent.predict(obs, deterministic=True))
-        done = done or truncated
+    while not done:  # the span's end terminates; a time limit (truncated) ends the pass too
+        obs, _, terminated, truncated, info = env.step(agent.predict(obs, deterministic=True))
+        done = terminated or truncated
         dates.append(info["date"])
         values.append(info["value"])
         returns.append(info["return"])

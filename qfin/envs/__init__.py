@@ -10,7 +10,7 @@ import gymnasium
 
 from ._dynamics import PortfolioStep, portfolio_step, simulate_portfolio
 from ._hedging import HedgingEnv
-from ._portfolio import PortfolioEnv, logits_to_weights
+from ._portfolio import PortfolioEnv, logits_to_weights, price_features, price_observation
 from ._presets import EnvPreset, load_preset, make_env
 from ._rewards import REWARDS
 from ._wrappers import DiscreteActions, StockAugmentation
@@ -27,6 +27,8 @@ __all__ = [
     "logits_to_weights",
     "make_env",
     "portfolio_step",
+    "price_features",
+    "price_observation",
     "simulate_portfolio",
 ]
 

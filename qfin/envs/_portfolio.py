@@ -11,6 +11,11 @@ Action: N + 1 logits (cash first), mapped to weights by :func:`logits_to_weights
 ``leverage``. The action space is ``Box(-1, 1)`` for agents' convenience (Stable-Baselines3 needs finite bounds),
 but any finite logits are accepted and mapped unclipped, so the softmax never sees clipped values.
 
+Episode end (Gymnasium's two flags): ``terminated`` when the step reaches the last bar of the span (the end of
+the data the environment trades: there is no next price to step into), ``truncated`` when a random training
+window (``episode_length``) runs out before that: a time limit outside the market's dynamics, so agents
+bootstrap the value of the state the window stopped in (Stable-Baselines3 reads ``TimeLimit.truncated``).
+
 Dynamics, costs and the first buy from cash: :mod:`qfin.envs._dynamics` (the backtest engine's cost model).
 Rewards: :mod:`qfin.envs._rewards`.
 """
@@ -21,60 +26,49 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
-import polars as pl
 from gymnasium import spaces
 
 from qfin.costs import CostMethod
-from qfin.data import load_dataset, to_prices, validate_prices
+from qfin.data import MarketPanel, price_panel
 from qfin.envs._checks import finite_number, no_render_mode
 from qfin.errors import DataValidationError, QfinError
 
 from . import _kernels
 from ._rewards import make_reward
 
-__all__ = ["PortfolioEnv", "load_panel", "logits_to_weights"]
+__all__ = ["PortfolioEnv", "logits_to_weights", "price_features", "price_observation"]
 
 _BAR_FEATURES = ("close", "open", "high", "low")  # prices only: each is divided by the last close
 
 
-def load_panel(data: Any, features: tuple[str, ...] | None = None,
-               assets: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, list[str], tuple[str, ...]]:
-    """Validated prices as one array.
+def price_features(panel: MarketPanel, features: tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
+    """The observed fields (default ``("close",)``): ``close`` first, then any of open/high/low the panel has."""
+    features = tuple(features or ("close",))
+    if not features or features[0] != "close" or any(f not in _BAR_FEATURES for f in features):
+        raise QfinError(f"features={features!r}: the first must be 'close' and all of them among "
+                        f"{list(_BAR_FEATURES)}")
+    missing = [f for f in features if f not in panel.fields]
+    if missing:
+        raise QfinError(f"features={features!r}: {panel.source} has no {', '.join(missing)} (it holds "
+                        f"{', '.join(panel.fields)}); pass multi-symbol Bars (with open/high/low/volume) for more "
+                        "features")
+    return features
 
-    ``data``: a shipped dataset name, a Prices frame (wide) or a Bars frame (long, with ``symbol``), polars or
-    pandas. Returns (timestamps [T] datetime64, panel [F, N, T] float64, asset names, feature names); feature 0
-    is always ``close``. Prices frames have only ``close``; Bars give any of close/open/high/low (inner join
-    on timestamps).
-    """
-    if isinstance(data, str):
-        data = load_dataset(data)
-    if not isinstance(data, pl.DataFrame):
-        if hasattr(data, "columns") and hasattr(data, "to_numpy"):
-            data = pl.from_pandas(data.reset_index() if "timestamp" not in data.columns else data)
-        else:
-            raise QfinError(f"data must be a dataset name, a Prices frame or a Bars frame; got {type(data).__name__}")
-    if "symbol" in data.columns:
-        features = tuple(features or ("close",))
-        bad = [f for f in features if f not in _BAR_FEATURES]
-        if bad or features[0] != "close":
-            raise QfinError(f"features={features!r}: the first must be 'close' and all of them among "
-                            f"{list(_BAR_FEATURES)}")
-        frames = [to_prices(data, field=f) for f in features]
-    else:
-        features = tuple(features or ("close",))
-        if features != ("close",):
-            raise QfinError(f"features={features!r}: a Prices frame holds closes only; pass multi-symbol Bars "
-                            f"(with open/high/low/volume) for more features")
-        frames = [validate_prices(data)]
-    names = [c for c in frames[0].columns if c != "timestamp"]
-    if assets is not None:
-        missing = [a for a in assets if a not in names]
-        if missing or not assets:
-            raise QfinError(f"assets {missing or assets!r} not in the data; available: {names}")
-        names = list(assets)
-    timestamps = frames[0]["timestamp"].to_numpy()
-    panel = np.stack([f.select(names).to_numpy().astype(np.float64).T for f in frames])
-    return timestamps, np.ascontiguousarray(panel), names, features
+
+def _price_tensor(panel: MarketPanel, features: tuple[str, ...]) -> np.ndarray:
+    """[F, N, T] float64, C-contiguous: the layout of the observation kernel (feature, asset, time)."""
+    return np.ascontiguousarray(np.stack([panel.field(f).T for f in features]))
+
+
+def price_observation(panel: MarketPanel, features: tuple[str, ...], window: int) -> np.ndarray:
+    """The :class:`PortfolioEnv` price tensor at the panel's last bar t: float32 [F, N, window], the last
+    ``window`` bars up to t, each asset divided by its close at t (what the env observes at t)."""
+    if panel.n_bars < window:
+        raise QfinError(f"window={window} needs {window} bars up to the decision; the panel has {panel.n_bars}")
+    out = np.empty((len(features), panel.n_assets, window), dtype=np.float32)
+    recent = panel.window(panel.n_bars - 1, window)
+    _kernels.fill_observation(_price_tensor(recent, features), window - 1, window, out)
+    return out
 
 
 def logits_to_weights(logits: np.ndarray, *, long_only: bool = True, softmax_scale: float = 1.0,
@@ -99,14 +93,16 @@ class PortfolioEnv(gym.Env):
 
     Parameters
     ----------
-    data : dataset name (default ``"sp500_stocks"``), Prices frame or multi-symbol Bars frame.
+    data : dataset name (default ``"sp500_stocks"``), CSV/Parquet path, Prices or multi-symbol Bars frame, or a
+        :class:`qfin.data.MarketPanel` (anything :func:`qfin.data.price_panel` loads).
     start, end : optional date bounds (inclusive, ISO strings or datetimes) of the span in which decisions are
         taken; the observation window may reach back before ``start`` (past data only).
     assets : optional subset (and order) of the assets.
     features : for Bars, which fields to stack (``close`` first); Prices give ``("close",)``.
     window : bars per observation, >= 1; the first decision needs ``window - 1`` earlier bars.
-    episode_length : steps per episode from a random start (drawn from the reset seed) in the span; ``None``
-        runs the whole span deterministically (evaluation).
+    episode_length : steps per episode from a random start (drawn from the reset seed) in the span, ended with
+        ``truncated=True`` (unless it reaches the span's last bar: ``terminated``); ``None`` runs the whole span
+        deterministically (evaluation) and ends with ``terminated=True``.
     buy_cost, sell_cost : proportional fee rates (>= 0; ``sell_cost`` defaults to ``buy_cost``).
     cost_method : ``"exact"`` or ``"l1"`` (:func:`qfin.costs.transaction_remainder`).
     reward, reward_params : a name of :data:`qfin.envs._rewards.REWARDS` and its parameters.
@@ -150,7 +146,10 @@ class PortfolioEnv(gym.Env):
             raise QfinError(f"window must be an integer >= 1; got {window!r}")
         self.window = int(window)
 
-        self.timestamps, self._panel, self.assets, self.features = load_panel(data, features, assets)
+        market = price_panel(data, assets=assets)
+        self.timestamps, self.assets = market.timestamps, list(market.assets)
+        self.features = price_features(market, features)
+        self._panel = _price_tensor(market, self.features)
         if not np.all(np.isfinite(self._panel)) or np.any(self._panel <= 0):
             raise DataValidationError("prices must be finite and positive (the environment divides by them)",
                                       rule="non_positive_price")
@@ -253,9 +252,10 @@ class PortfolioEnv(gym.Env):
         self._value = value
         self._drifted = drifted
         self._t = t + 1
-        terminated = self._t >= self._stop
+        terminated = self._t >= self._last
+        truncated = not terminated and self._t >= self._stop
         r = growth - 1.0
-        reward = self._reward.step(r, terminated)
+        reward = self._reward.step(r, terminated or truncated)
         info = {"date": self.timestamps[t + 1], "value": value, "weights": drifted.copy(),
                 "target_weights": target, "turnover": turnover, "costs": costs, "return": r}
-        return self._observation(), float(reward), terminated, False, info
+        return self._observation(), float(reward), terminated, truncated, info

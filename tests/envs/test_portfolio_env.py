@@ -29,7 +29,8 @@ def _equal_weight_run(env, n_assets):
     obs, info = env.reset()
     values, costs, turnover, dates, done = [info["value"]], [], [], [info["date"]], False
     while not done:
-        obs, reward, done, truncated, info = env.step(action)
+        obs, reward, terminated, truncated, info = env.step(action)
+        done = terminated or truncated
         values.append(info["value"])
         costs.append(info["costs"])
         turnover.append(info["turnover"])
@@ -75,7 +76,8 @@ def test_batched_simulator_matches_env(prices):
     actions, values, done = [], [1.0], False
     while not done:
         actions.append(rng.normal(size=len(ASSETS) + 1))
-        obs, _, done, _, info = env.step(actions[-1])
+        obs, _, terminated, truncated, info = env.step(actions[-1])
+        done = terminated or truncated
         values.append(info["value"])
     weights = np.stack([logits_to_weights(a, softmax_scale=5.0) for a in actions])
     close = env._close[env._start: env._stop + 1]
@@ -91,6 +93,18 @@ def test_observation_shape_and_normalisation(prices):
     expected = prices.select(ASSETS).to_numpy()[t - 6: t + 1].T / prices.select(ASSETS).to_numpy()[t][:, None]
     np.testing.assert_allclose(obs[0], expected, rtol=1e-6)
     assert np.all(obs[0, :, -1] == 1.0)
+
+
+def test_price_observation_of_a_panel_is_the_envs_observation():
+    from qfin.data import price_panel
+    from qfin.envs import price_observation
+
+    bars = pl.concat([load_dataset("sp500_index"), load_dataset("nasdaq_index")])
+    env = PortfolioEnv(bars, features=("close", "high", "low"), window=12, episode_length=5)
+    panel = price_panel(bars)
+    for start in (11, 300, 4000):
+        obs, _ = env.reset(options={"start": start})
+        np.testing.assert_array_equal(price_observation(panel.window(start), env.features, 12), obs)
 
 
 def test_no_look_ahead(prices):
@@ -127,9 +141,10 @@ def test_random_starts_are_seeded(prices):
     assert starts[0] == starts[1] != starts[2]
     steps, done = 0, False
     while not done:
-        *_, done, _, _ = env.step(env.action_space.sample())
+        *_, terminated, truncated, _ = env.step(env.action_space.sample())
+        done = terminated or truncated
         steps += 1
-    assert steps == 20
+    assert steps == 20 and truncated and not terminated  # the window's length is a time limit
 
 
 def test_rewards_sum_to_their_episode_objective(prices):
@@ -143,7 +158,8 @@ def test_rewards_sum_to_their_episode_objective(prices):
         env.reset()
         rewards, returns, done, k = [], [], False, 0
         while not done:
-            _, reward, done, _, info = env.step(actions[k])
+            _, reward, terminated, truncated, info = env.step(actions[k])
+            done = terminated or truncated
             rewards.append(reward)
             returns.append(info["return"])
             k += 1
@@ -228,8 +244,8 @@ def test_vector_env_autoresets(prices):
     done_count = 0
     for _ in range(10):
         obs, reward, terminated, truncated, info = vec.step(vec.action_space.sample())
-        assert np.all(np.isfinite(reward))
-        done_count += int(terminated.sum())
+        assert np.all(np.isfinite(reward)) and not terminated.any()  # random windows end by their length
+        done_count += int(truncated.sum())
     assert done_count == 6  # episodes of 4 steps end at calls 4 and 9 (call 5 is the autoreset)
     vec.close()
 
