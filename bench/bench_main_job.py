@@ -112,12 +112,12 @@ def prepare():
 
 def fit_all(market, last, decisions, strategies) -> tuple[dict[str, float], dict[str, tuple[np.ndarray, np.ndarray]]]:
     """``decide`` per strategy (one pass, as the job does): seconds per strategy and (decision bars, targets)."""
-    close = market.close[: last + 1]
+    panel = market.slice(0, last + 1)
     times, decided = {}, {}
     for strategy in strategies:
         bars = decisions if getattr(strategy, "rebalances", True) else decisions[:1]
         start = time.perf_counter()
-        targets = strategy.decide(close, bars, timestamps=market.timestamps)
+        targets = strategy.decide(panel, bars)
         times[strategy.name] = time.perf_counter() - start
         decided[strategy.name] = (bars, targets)
     return times, decided
@@ -258,7 +258,7 @@ def main() -> None:
 
     # vectorbt inputs: the same closes and targets, orders on the decision bars only.
     index = pd.DatetimeIndex(market.timestamps[first: last + 1])
-    close_df = pd.DataFrame(close, index=index, columns=market.assets)
+    close_df = pd.DataFrame(close, index=index, columns=list(market.assets))
     for name, (_, targets) in decided.items():
         if np.abs(targets[:, 0]).max() > 1e-12:
             sys.exit(f"{name}: holds cash in its targets; the vectorbt mirror assumes fully invested targets")

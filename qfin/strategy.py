@@ -1,18 +1,23 @@
 """The strategy contract (layer 0): the base class every weight strategy derives from, the registry of strategy
-kinds that backtest specs name, and the strategy errors.
+kinds that backtest specs name, each kind's spec parameters as a pydantic model, and the strategy errors.
 
-A strategy turns a window of past simple returns into target weights with CASH AT INDEX 0. At a decision bar
-b, :meth:`WeightStrategy.decide` hands :meth:`WeightStrategy.target_weights` the ``lookback`` returns ending at
-b inclusive, r_t = close_t / close_{t-1} - 1 for t = b - lookback + 1 .. b, built from ``close[: b + 1]`` only,
-so nothing after bar b's close can reach the decision (no look-ahead).
+A strategy decides target weights with CASH AT INDEX 0 from the market panel (:class:`qfin.data.MarketPanel`)
+up to and including the decision bar. :meth:`WeightStrategy.decide` hands :meth:`WeightStrategy.weights_at`
+the panel cut at each decision bar b (``panel.window(b)``: bars 0 .. b), so nothing after bar b's close can
+reach the decision (no look-ahead) whatever a strategy reads: closes, OHLCV or timestamps. The default
+:meth:`~WeightStrategy.weights_at` passes :meth:`WeightStrategy.target_weights` the ``lookback`` simple returns
+ending at b, r_t = close_t / close_{t-1} - 1 for t = b - lookback + 1 .. b.
 
 Capabilities add their kinds with :func:`register_strategy` (the built-in baselines live in
 ``qfin.backtests``, the K-line forecast in ``qfin.kline``, trained agents in ``qfin.agents``), so the backtest
-runner finds every kind here without importing the packages that define them.
+runner finds every kind here without importing the packages that define them. A kind's spec keys are its
+dataclass fields (:func:`params_model`), so a spec is checked with :func:`qfin.specs.parse_model`'s one-line
+errors and the two lists can never drift apart.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -21,14 +26,18 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from qfin.data import MarketPanel
 from qfin.errors import DataValidationError, QfinError, SpecError
+from qfin.specs import parse_model
 
 __all__ = [
-    "STRATEGIES", "Fallback", "StrategyFallbackWarning", "StrategyFitError", "StrategyOutputError",
-    "WeightStrategy", "register_strategy",
+    "NOT_IN_SPEC", "STRATEGIES", "Fallback", "StrategyFallbackWarning", "StrategyFitError", "StrategyOutputError",
+    "WeightStrategy", "is_int", "is_real", "params_model", "register_strategy", "strategy_params",
 ]
 
 Fallback = Literal["raise", "previous"]
+NOT_IN_SPEC = {"spec": False}  # dataclass field metadata: a Python-only argument (an object), never a spec key
+
 
 class StrategyFitError(QfinError):
     """A strategy's fit failed on a window (solver error, infeasible problem, non-finite weights)."""
@@ -42,11 +51,13 @@ class StrategyFallbackWarning(UserWarning):
     """A strategy built with ``fallback="previous"`` kept its previous target because a fit failed."""
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
+    """An integer (Python or numpy), not a bool: the type check of every count-like strategy parameter."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-def _is_real(value: Any) -> bool:
+def is_real(value: Any) -> bool:
+    """A real number (Python or numpy int or float), not a bool; NaN and inf pass (check finiteness apart)."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
@@ -63,12 +74,16 @@ class WeightStrategy(ABC):
         always raises: there is no previous target to keep.
     rebalances : class flag; False for strategies that trade only at their first decision (the runner then
         passes only the first decision bar).
+    retired_keys : class table of spec keys a kind no longer takes, each with where it went.
+
+    Subclasses implement :meth:`target_weights` (from returns) or override :meth:`weights_at` (from the panel).
     """
 
     kind: ClassVar[str] = "weights"
     rebalances: ClassVar[bool] = True
     uses_history: ClassVar[bool] = True  # False: the targets ignore returns, so lookback must be 0
     min_lookback: ClassVar[int] = 0  # smallest lookback the fit can work with
+    retired_keys: ClassVar[dict[str, str]] = {}  # spec key -> where it went (a one-line SpecError if still given)
 
     name: str = "weights"
     lookback: int = 0
@@ -81,7 +96,7 @@ class WeightStrategy(ABC):
         if not self.uses_history and self.lookback != 0:
             raise SpecError(f"{where}: uses no return history, so it takes no lookback (got {self.lookback!r}); "
                             "remove the lookback key")
-        if not _is_int(self.lookback) or self.lookback < self.min_lookback:
+        if not is_int(self.lookback) or self.lookback < self.min_lookback:
             raise SpecError(f"{where}: lookback must be an integer number of bars >= {self.min_lookback}, "
                             f"got {self.lookback!r}")
         if self.fallback not in ("raise", "previous"):
@@ -98,31 +113,41 @@ class WeightStrategy(ABC):
     def target_weights(self, returns: np.ndarray) -> np.ndarray:
         """Target weights [N + 1], cash first, summing to one, from a [lookback, N] window of simple returns."""
 
-    def decide(self, close: np.ndarray, decision_bars: np.ndarray, progress: Callable[[], object] | None = None,
-               timestamps: np.ndarray | None = None) -> np.ndarray:
-        """Target weights at each decision bar, each from data up to and including that bar's close.
+    def weights_at(self, panel: MarketPanel) -> np.ndarray:
+        """Target weights [N + 1] at the panel's last bar (the decision bar), from the panel up to it.
+
+        The default builds the ``lookback`` simple returns ending at that bar from ``panel.close`` and calls
+        :meth:`target_weights`; strategies that read more (OHLCV, timestamps) override this instead.
+        """
+        close = panel.close[panel.n_bars - self.lookback - 1:]
+        return self.target_weights(close[1:] / close[:-1] - 1.0)
+
+    def decide(self, panel: MarketPanel | np.ndarray, decision_bars: np.ndarray,
+               progress: Callable[[], object] | None = None, timestamps: np.ndarray | None = None) -> np.ndarray:
+        """Target weights at each decision bar, each from the panel up to and including that bar.
 
         Parameters
         ----------
-        close : [T, N] closing prices, positive and finite.
+        panel : the market (:func:`qfin.data.price_panel`), or a [T, N] array of closing prices (a closes-only
+            panel), positive and finite.
         decision_bars : [R] strictly increasing bar indices, each >= ``lookback`` (a window needs
             ``lookback`` returns, i.e. ``lookback + 1`` closes, ending at the bar).
         progress : called with no argument once per decision (e.g. to advance a progress bar).
-        timestamps : optional [T] datetime64, used only to print dates in error messages.
+        timestamps : with an array of closes only, optional [T] datetime64 used to print dates in messages (a
+            panel carries its own).
 
         Returns
         -------
         [R, N + 1] float64 targets, cash first, rows summing to one.
         """
-        close, bars = self._check_inputs(close, decision_bars)
-        returns = close[1:] / close[:-1] - 1.0  # returns[t - 1] ends at bar t
-        targets = np.empty((len(bars), close.shape[1] + 1))
+        panel, bars = self._check_inputs(panel, decision_bars, timestamps)
+        dates = panel.timestamps
+        targets = np.empty((len(bars), panel.n_assets + 1))
         for k, bar in enumerate(bars):
-            window = returns[bar - self.lookback: bar]
             try:
-                targets[k] = self.target_weights(window)
+                targets[k] = self.weights_at(panel.window(int(bar)))
             except StrategyFitError as err:
-                where = _where(self.name, k, bar, timestamps)
+                where = _where(self.name, k, bar, dates)
                 if self.fallback == "previous" and k > 0:
                     warnings.warn(f"{where}: {err}; kept the previous target (fallback='previous')",
                                   StrategyFallbackWarning, stacklevel=2)
@@ -134,16 +159,24 @@ class WeightStrategy(ABC):
                     raise StrategyFitError(f"{where}: {err}; build the strategy with fallback = 'previous' to "
                                            "keep the previous target instead") from err
             except StrategyOutputError as err:
-                raise StrategyOutputError(f"{_where(self.name, k, bar, timestamps)}: {err}") from err
+                raise StrategyOutputError(f"{_where(self.name, k, bar, dates)}: {err}") from err
             if progress is not None:
                 progress()
         return targets
 
-    def _check_inputs(self, close: np.ndarray, decision_bars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _check_inputs(self, panel: MarketPanel | np.ndarray, decision_bars: np.ndarray,
+                      timestamps: np.ndarray | None) -> tuple[MarketPanel, np.ndarray]:
         where = f"strategy {self.name!r} ({self.kind})"
-        close = np.asarray(close, dtype=np.float64)
-        if close.ndim != 2 or close.shape[1] == 0:
-            raise SpecError(f"{where}: close must be a [T, N] array of prices with N >= 1, got shape {close.shape}")
+        if isinstance(panel, MarketPanel):
+            if timestamps is not None:
+                raise SpecError(f"{where}: timestamps go with an array of closes only; a MarketPanel carries its own")
+            close = panel.close
+        else:
+            close = np.asarray(panel, dtype=np.float64)
+            if close.ndim != 2 or close.shape[1] == 0:
+                raise SpecError(f"{where}: close must be a [T, N] array of prices with N >= 1, got shape "
+                                f"{close.shape}")
+            panel = MarketPanel(timestamps, tuple(f"asset {j}" for j in range(close.shape[1])), close)
         bad = ~np.isfinite(close) | (close <= 0.0)
         if bad.any():
             rows = np.unique(np.nonzero(bad)[0])[:5].tolist()
@@ -161,11 +194,11 @@ class WeightStrategy(ABC):
             raise SpecError(f"{where}: lookback {self.lookback} bars needs decisions at bar >= {self.lookback}, "
                             f"but the first decision is at bar {bars[0]}; start later or shorten the lookback")
         self._check_assets(close.shape[1], where)
-        return close, bars
+        return panel, bars
 
 
 def _where(name: str, k: int, bar: int, timestamps: np.ndarray | None) -> str:
-    date = f", {np.asarray(timestamps)[bar].astype('M8[D]')}" if timestamps is not None else ""
+    date = f", {timestamps[bar].astype('M8[D]')}" if timestamps is not None else ""
     return f"strategy {name!r} at decision {k} (bar {bar}{date})"
 
 
@@ -189,3 +222,40 @@ def register_strategy(kind: str, cls: type[WeightStrategy]) -> type[WeightStrate
                         f"{known.__qualname__}; choose another kind")
     STRATEGIES[kind] = cls
     return cls
+
+
+_PARAMS_MODELS: dict[type, type] = {}
+
+
+def params_model(cls: type[WeightStrategy]) -> type:
+    """The pydantic model of ``cls``'s spec keys: ``kind``, then the dataclass's init fields (``name``,
+    ``lookback``, ``fallback`` and the strategy's own) except those marked :data:`NOT_IN_SPEC`; strict types,
+    unknown keys refused. Built from the fields on first use (pydantic loads only then) and cached."""
+    model = _PARAMS_MODELS.get(cls)
+    if model is None:
+        from typing import get_type_hints
+
+        from pydantic import ConfigDict, Field, create_model
+
+        hints = get_type_hints(cls)
+        fields: dict[str, Any] = {"kind": (Literal[cls.kind], ...)}
+        for f in dataclasses.fields(cls):
+            if f.init and f.metadata.get("spec", True):
+                default = (Field(default_factory=f.default_factory) if f.default_factory is not dataclasses.MISSING
+                           else ... if f.default is dataclasses.MISSING else f.default)
+                fields[f.name] = (hints[f.name], default)
+        config = ConfigDict(extra="forbid", strict=True, arbitrary_types_allowed=True)  # a class type: isinstance
+        model = create_model(f"{cls.__name__}Spec", __config__=config,
+                             __doc__=f"Spec keys of strategy kind {cls.kind!r}.", **fields)
+        _PARAMS_MODELS[cls] = model
+    return model
+
+
+def strategy_params(cls: type[WeightStrategy], raw: dict[str, Any], source: str) -> dict[str, Any]:
+    """Check one spec strategy table ``raw`` (``kind``, optional ``name``, parameters) against ``cls``'s
+    :func:`params_model`; returns the keys given (``kind`` dropped), ready for ``cls(**params)``. A problem is one
+    :class:`SpecError` line starting with ``source``."""
+    for key, moved in cls.retired_keys.items():
+        if key in raw:
+            raise SpecError(f"{source}: key {key!r} {moved}")
+    return parse_model(params_model(cls), raw, source).model_dump(exclude_unset=True, exclude={"kind"})

@@ -1,14 +1,13 @@
 """A trained portfolio agent as a backtest weight strategy (``kind = "agent"``, ``path = ...`` in a spec).
 
-At a decision bar t the strategy receives the ``window - 1`` simple returns ending at t (built by
-:meth:`qfin.backtests.WeightStrategy.decide` from closes up to t only) and rebuilds the env's observation from
-them: ``close_{t-k} / close_t = 1 / prod_{j<k} (1 + r_{t-j})`` for k = 0 .. window-1, the
-:class:`qfin.envs.PortfolioEnv` price tensor for ``features = ("close",)``. The deterministic action is mapped to
+At a decision bar t the strategy builds the agent's observation from the market panel up to t exactly as
+:class:`qfin.envs.PortfolioEnv` does (:func:`qfin.envs.price_observation`: the last ``window`` bars of the
+features the agent was trained on, each asset divided by its close at t). The deterministic action is mapped to
 weights with the env's own :func:`qfin.envs.logits_to_weights` settings, so the backtest trades what the env
-would have traded on the same closes.
+would have traded on the same bars.
 
-Only agents trained on closes without the weights input can be rebuilt this way (the drifted weights and the
-open/high/low bars are not part of a strategy's input); other agents are a clear error.
+The drifted weights are not part of a strategy's input, so agents trained with ``include_weights`` are a clear
+error; features beyond ``close`` need bars data (open/high/low) in the backtest.
 """
 
 from __future__ import annotations
@@ -19,21 +18,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from qfin.envs import logits_to_weights
-from qfin.errors import SpecError
-from qfin.strategy import WeightStrategy, register_strategy
+from qfin.data import MarketPanel
+from qfin.envs import logits_to_weights, price_features, price_observation
+from qfin.errors import QfinError, SpecError
+from qfin.strategy import NOT_IN_SPEC, WeightStrategy, register_strategy
 
 from ._checkpoint import Agent, load_agent
 
 __all__ = ["AgentStrategy", "agent_strategy"]
-
-
-def observation_from_returns(returns: np.ndarray) -> np.ndarray:
-    """The env observation [1, N, window] float32 from the ``window - 1`` returns [window - 1, N] ending at t."""
-    r = np.asarray(returns, dtype=np.float64)
-    growth = np.cumprod((1.0 + r)[::-1], axis=0)[::-1]  # growth[k] = close_t / close_{t-window+1+k}
-    relative = np.vstack([1.0 / growth, np.ones((1, r.shape[1]))])  # [window, N], oldest first, last = 1
-    return relative.T[None].astype(np.float32)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,7 +36,7 @@ class AgentStrategy(WeightStrategy):
     name: str = "agent"
     path: str | Path = ""
     lookback: int = -1  # set from the agent's window
-    agent: Agent | None = field(default=None, repr=False, compare=False)
+    agent: Agent | None = field(default=None, repr=False, compare=False, metadata=NOT_IN_SPEC)
 
     def __post_init__(self) -> None:
         where = f"strategy {self.name!r} (agent)"
@@ -57,13 +49,10 @@ class AgentStrategy(WeightStrategy):
         if agent.preset.id != "qfin/Portfolio-v0":
             raise SpecError(f"{where}: the agent was trained on {agent.preset.id}; a backtest strategy needs a "
                             "qfin/Portfolio-v0 agent")
-        params = agent.preset.params
-        if params.get("include_weights", False) or tuple(params.get("features") or ("close",)) != ("close",):
-            raise SpecError(f"{where}: the agent observes {'its weights' if params.get('include_weights') else ''}"
-                            f"{' and ' if params.get('include_weights') and params.get('features') else ''}"
-                            f"{params.get('features') or ''}; a strategy can rebuild only a closes-only "
-                            "observation (train with include_weights = false and features = ['close'])")
-        window = int(params.get("window", 50))
+        if agent.preset.params.get("include_weights", False):
+            raise SpecError(f"{where}: the agent observes its drifted weights, which a backtest strategy cannot "
+                            "rebuild; train with include_weights = false")
+        window = int(agent.preset.params.get("window", 50))
         if self.lookback not in (-1, window - 1):
             raise SpecError(f"{where}: the lookback is fixed by the agent's window ({window - 1}); got "
                             f"{self.lookback!r}; remove the lookback key")
@@ -78,8 +67,17 @@ class AgentStrategy(WeightStrategy):
                             f"({', '.join(self.agent.config.get('assets', []))}); the backtest has {n_assets}")
 
     def target_weights(self, returns: np.ndarray) -> np.ndarray:
+        raise SpecError(f"strategy {self.name!r} (agent) observes the market panel: call decide(panel, "
+                        "decision_bars), not target_weights(returns)")
+
+    def weights_at(self, panel: MarketPanel) -> np.ndarray:
         params = self.agent.preset.params
-        action = self.agent.predict(observation_from_returns(returns), deterministic=True)
+        try:
+            features = price_features(panel, params.get("features"))
+        except QfinError as err:
+            raise SpecError(f"strategy {self.name!r} (agent): the agent was trained on {err}") from None
+        observation = price_observation(panel, features, self.lookback + 1)
+        action = self.agent.predict(observation, deterministic=True)
         return logits_to_weights(np.asarray(action, dtype=np.float64).reshape(-1),
                                  long_only=params.get("long_only", True),
                                  softmax_scale=params.get("softmax_scale", 5.0),

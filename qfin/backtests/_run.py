@@ -1,4 +1,4 @@
-"""Run a backtest spec: load prices, decide targets, simulate, score, and write the outputs atomically."""
+"""Run a backtest spec: load the market panel, decide targets, simulate, score, and write the outputs atomically."""
 
 from __future__ import annotations
 
@@ -13,28 +13,26 @@ from qfin.backtests._engine import Fees, run_signals, run_weights
 from qfin.backtests._metrics import equity_metrics
 from qfin.backtests._schedule import rebalance_bars
 from qfin.backtests._signals import sma_crossover_exposure
-from qfin.backtests._spec import BacktestSpec, StrategySpec, load_spec, parse_spec
+from qfin.backtests._spec import (
+    SIGNAL_PARAMS,
+    BacktestSpec,
+    SmaCrossoverParams,
+    StrategySpec,
+    load_spec,
+    parse_spec,
+    signal_params,
+)
 from qfin.backtests._strategies import STRATEGIES
-from qfin.data import staged_output, strict_json
-from qfin.errors import QfinError, SpecError
+from qfin.data import MarketPanel, staged_output, strict_json
+from qfin.errors import DataValidationError, SpecError
 from qfin.progress import progress_bar
+from qfin.strategy import strategy_params
 
-__all__ = ["BacktestResult", "MarketData", "SmaGrid", "StrategyRun", "evaluation_period", "load_market",
-           "run_backtest", "run_sma_grid", "SIGNAL_STRATEGIES"]
+__all__ = ["BacktestResult", "SmaGrid", "StrategyRun", "evaluation_period", "load_market", "run_backtest",
+           "run_sma_grid", "SIGNAL_STRATEGIES"]
 
-SIGNAL_STRATEGIES = ("sma_crossover",)
+SIGNAL_STRATEGIES = tuple(SIGNAL_PARAMS)
 OUTPUT_MARKER = "metrics.json"
-
-
-@dataclass(frozen=True)
-class MarketData:
-    """Aligned price arrays: ``close`` and (for bars) ``open`` [T, N], float64, with their timestamps and assets."""
-
-    timestamps: np.ndarray
-    assets: list[str]
-    close: np.ndarray
-    open: np.ndarray | None
-    source: str
 
 
 @dataclass(frozen=True)
@@ -91,41 +89,25 @@ class BacktestResult:
         return out_dir
 
 
-def load_market(spec: BacktestSpec) -> MarketData:
-    """Load the spec's data as aligned close (and open) arrays, restricted to ``data.assets`` when given."""
-    from qfin.data import dataset_info, load_dataset, read_bars, read_prices, to_prices
+def load_market(spec: BacktestSpec) -> MarketPanel:
+    """The spec's data as a market panel (:func:`qfin.data.price_panel`), restricted to ``data.assets`` when given.
+
+    All bars are kept: the period's ``start`` and ``end`` are applied by :func:`evaluation_period`, since
+    lookbacks reach back before the start.
+    """
+    from qfin.data import price_panel
 
     data = spec.data
-    if data.dataset is not None:
-        frame, kind, source = load_dataset(data.dataset), dataset_info(data.dataset).kind, data.dataset
-        if kind == "table":
-            raise SpecError(f"data.dataset {data.dataset!r} is a table, not prices; use a bars or prices dataset")
-    else:
-        source = str(data.path)
-        try:
-            frame, kind = read_bars(data.path), "bars"
-        except QfinError as err:
-            if getattr(err, "rule", None) != "missing_columns":
-                raise
-            frame, kind = read_prices(data.path), "prices"
-    if kind == "bars":
-        close_frame = to_prices(frame, field="close", how="inner")
-        open_frame = to_prices(frame, field="open", how="inner")
-    else:
-        close_frame, open_frame = frame, None
-    assets = [c for c in close_frame.columns if c != "timestamp"]
+    panel = price_panel(data.dataset if data.dataset is not None else data.path)
     if data.assets is not None:
-        unknown = [a for a in data.assets if a not in assets]
-        if unknown:
-            raise SpecError(f"data.assets: {', '.join(unknown)} not in {source}; available: {', '.join(assets)}")
-        assets = list(data.assets)
-    timestamps = close_frame["timestamp"].to_numpy().astype("datetime64[us]")
-    close = close_frame.select(assets).to_numpy().astype(np.float64)
-    open_ = open_frame.select(assets).to_numpy().astype(np.float64) if open_frame is not None else None
-    return MarketData(timestamps, assets, close, open_, source)
+        try:
+            panel = panel.select(data.assets)
+        except DataValidationError as err:
+            raise SpecError(f"data.{err}") from None
+    return panel
 
 
-def evaluation_period(market: MarketData, spec: BacktestSpec) -> tuple[int, int]:
+def evaluation_period(market: MarketPanel, spec: BacktestSpec) -> tuple[int, int]:
     """First and last bar (inclusive) of the evaluation period."""
     ts = market.timestamps
     start = np.datetime64(spec.data.start, "us") if spec.data.start else ts[0]
@@ -139,6 +121,7 @@ def evaluation_period(market: MarketData, spec: BacktestSpec) -> tuple[int, int]
 
 
 def _build_weight_strategy(item: StrategySpec):
+    """The registered strategy of ``item.kind``, its parameters checked against the kind's params model."""
     try:
         cls = STRATEGIES[item.kind]
     except KeyError:
@@ -146,10 +129,7 @@ def _build_weight_strategy(item: StrategySpec):
         package = {"agent": "qfin.agents", "kline_forecast": "qfin.kline"}.get(item.kind)
         hint = f" (kind {item.kind!r} is registered by `import {package}`)" if package else ""
         raise SpecError(f"strategies: unknown kind {item.kind!r}; known kinds: {known}{hint}") from None
-    try:
-        return cls(name=item.label, **item.params)
-    except TypeError as err:
-        raise SpecError(f"strategy {item.label!r} ({item.kind}): {err}") from None
+    return cls(**{"name": item.label, **strategy_params(cls, item.table, item.where)})
 
 
 def run_backtest(spec: BacktestSpec | dict[str, Any] | str | Path, out_dir: str | Path | None = None,
@@ -170,10 +150,10 @@ def run_backtest(spec: BacktestSpec | dict[str, Any] | str | Path, out_dir: str 
         raise SpecError(f"execution = 'next_open' needs open prices; {market.source} has closes only "
                         "(use execution = 'close' or a bars dataset)")
     first, last = evaluation_period(market, spec)
-    close = market.close[: last + 1]
-    open_ = market.open[: last + 1] if market.open is not None else None
+    panel = market.slice(0, last + 1)  # nothing after the period's last bar reaches a strategy
+    close, open_ = panel.close, panel.open
     weight_items = [s for s in spec.strategies if s.kind not in SIGNAL_STRATEGIES]
-    signal_items = [s for s in spec.strategies if s.kind in SIGNAL_STRATEGIES]
+    signal_items = [(s, signal_params(s)) for s in spec.strategies if s.kind in SIGNAL_STRATEGIES]
     strategies = [_build_weight_strategy(item) for item in weight_items]
     for strategy in strategies:
         if strategy.lookback > first:
@@ -192,14 +172,14 @@ def run_backtest(spec: BacktestSpec | dict[str, Any] | str | Path, out_dir: str 
                       "fitting strategies", progress) as tick:
         for strategy in strategies:
             bars = decisions if getattr(strategy, "rebalances", True) else decisions[:1]
-            targets = strategy.decide(close, bars, progress=tick, timestamps=market.timestamps)
+            targets = strategy.decide(panel, bars, progress=tick)
             run = run_weights(close[first:], bars - first, targets,
                               open_=None if open_ is None else open_[first:], execution=spec.execution, fees=fees,
                               initial_cash=spec.initial_cash)
             runs[strategy.name] = StrategyRun(strategy.name, "weights", run.equity, run.weights,
                                               len(run.trade_bars), float(run.costs.sum()), float(run.turnover.sum()))
-    for item in signal_items:
-        runs[item.label] = _run_signal(item, market, first, last, spec)
+    for item, params in signal_items:
+        runs[item.label] = _run_signal(item.label, params, market, first, last, spec)
 
     metrics = {name: equity_metrics(run.equity, run.traded_fraction, spec.periods_per_year)
                for name, run in runs.items()}
@@ -215,13 +195,10 @@ def run_backtest(spec: BacktestSpec | dict[str, Any] | str | Path, out_dir: str 
                   f"fixed {fees.fixed:g} per asset traded; {fees.method} cost model"),
         "initial cash": f"{spec.initial_cash:,.2f}",
     }
-    result = BacktestResult(spec, timestamps, market.assets, runs, metrics, notes)
+    result = BacktestResult(spec, timestamps, list(market.assets), runs, metrics, notes)
     if out_dir is not None:
         result.write(out_dir)
     return result
-
-
-_SIGNAL_KEYS = {"fast", "slow", "long_short", "integer_shares", "asset"}
 
 
 @dataclass(frozen=True)
@@ -233,18 +210,15 @@ class SmaGrid:
     run: Any  # SignalsRun with [T, K] arrays
 
 
-def run_sma_grid(label: str, params: dict[str, Any], fast: np.ndarray, slow: np.ndarray, market: MarketData,
-                 first: int, last: int, spec: BacktestSpec) -> SmaGrid:
-    """Run SMA crossover columns for every (fast[k], slow[k]) in one vectorised pass (also serves sweeps)."""
-    unknown = sorted(set(params) - _SIGNAL_KEYS)
-    if unknown:
-        raise SpecError(f"strategy {label!r} (sma_crossover): unknown key(s) {', '.join(unknown)}; "
-                        f"allowed: {', '.join(sorted(_SIGNAL_KEYS))}")
+def run_sma_grid(label: str, params: SmaCrossoverParams, fast: np.ndarray, slow: np.ndarray,
+                 market: MarketPanel, first: int, last: int, spec: BacktestSpec) -> SmaGrid:
+    """Run SMA crossover columns for every (fast[k], slow[k]) in one vectorised pass (also serves sweeps); the
+    other settings come from ``params`` (its own fast/slow are not used)."""
     costs = spec.costs
     if costs.buy is not None or costs.sell is not None or costs.slippage or costs.fixed:
         raise SpecError(f"strategy {label!r} (sma_crossover) takes costs.fee only "
                         "(one rate on traded value at each fill)")
-    asset = params.get("asset", market.assets[0] if len(market.assets) == 1 else None)
+    asset = params.asset if params.asset is not None else market.assets[0] if len(market.assets) == 1 else None
     if asset not in market.assets:
         raise SpecError(f"strategy {label!r}: set asset = one of {', '.join(market.assets)}")
     fast, slow = np.asarray(fast, dtype=np.int64), np.asarray(slow, dtype=np.int64)
@@ -257,18 +231,17 @@ def run_sma_grid(label: str, params: dict[str, Any], fast: np.ndarray, slow: np.
                         f"{market.source} up to the period start; start later or shorten it")
     j = market.assets.index(asset)
     close = market.close[: last + 1, j]
-    exposure = sma_crossover_exposure(close, fast, slow, long_short=bool(params.get("long_short", False)))
+    exposure = sma_crossover_exposure(close, fast, slow, long_short=params.long_short)
     # A position the signal already holds at the period start is entered at the first bar.
     open_ = None if market.open is None else market.open[first: last + 1, j]
     run = run_signals(close[first:], exposure[first:], open_=open_, execution=spec.execution, fee=costs.fee,
-                      integer_shares=bool(params.get("integer_shares", False)), initial_cash=spec.initial_cash)
+                      integer_shares=params.integer_shares, initial_cash=spec.initial_cash)
     return SmaGrid(fast, slow, run)
 
 
-def _run_signal(item: StrategySpec, market: MarketData, first: int, last: int, spec: BacktestSpec) -> StrategyRun:
-    params = item.params
-    grid = run_sma_grid(item.label, params, np.array([int(params.get("fast", 10))]),
-                        np.array([int(params.get("slow", 30))]), market, first, last, spec)
+def _run_signal(label: str, params: SmaCrossoverParams, market: MarketPanel, first: int, last: int,
+                spec: BacktestSpec) -> StrategyRun:
+    grid = run_sma_grid(label, params, np.array([params.fast]), np.array([params.slow]), market, first, last, spec)
     run = grid.run
-    return StrategyRun(item.label, "signal", run.equity[:, 0], None, int(run.trades[0]), float(run.costs[0]),
+    return StrategyRun(label, "signal", run.equity[:, 0], None, int(run.trades[0]), float(run.costs[0]),
                        float(run.turnover[0]))

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from qfin.specs import parse_model, read_toml
 
-__all__ = ["BacktestSpec", "CostSpec", "DataSpec", "ReportSpec", "StrategySpec", "load_spec", "parse_spec"]
+__all__ = ["SIGNAL_PARAMS", "BacktestSpec", "CostSpec", "DataSpec", "ReportSpec", "SmaCrossoverParams", "StrategySpec",
+           "load_spec", "parse_spec", "signal_params"]
 
 
 class _Strict(BaseModel):
@@ -51,7 +52,12 @@ class CostSpec(_Strict):
 
 
 class StrategySpec(BaseModel):
-    """One strategy: ``kind`` picks it, ``name`` labels it, other keys are its parameters (checked by the strategy)."""
+    """One strategy: ``kind`` picks it, ``name`` labels it, other keys are its parameters.
+
+    Kinds are registered as their packages are imported (``qfin.kline``, ``qfin.agents``), possibly after the spec
+    is read, so the parameters are checked when the backtest builds the strategy: against the kind's model,
+    :func:`qfin.strategy.params_model` for a weight strategy or :data:`SIGNAL_PARAMS` for a signal one.
+    """
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
@@ -65,6 +71,40 @@ class StrategySpec(BaseModel):
     @property
     def label(self) -> str:
         return self.name or self.kind
+
+    @property
+    def table(self) -> dict[str, Any]:
+        """The strategy's table as the spec gave it (kind, name if set, parameters), for its kind's model."""
+        return {"kind": self.kind, **({"name": self.name} if self.name is not None else {}), **self.params}
+
+    @property
+    def where(self) -> str:
+        """How messages name this strategy."""
+        return f"strategy {self.label!r} ({self.kind})"
+
+
+class SmaCrossoverParams(BaseModel):
+    """``kind = "sma_crossover"``: fast/slow simple-moving-average windows (bars), long/flat or long/short, whole
+    shares or fractional, and the traded asset (needed when the data holds several). The two switches also take
+    0/1, the spelling of ``qfin sweep --grid long_short=0,1``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    kind: Literal["sma_crossover"]
+    name: str | None = None
+    fast: int = 10
+    slow: int = 30
+    long_short: bool = Field(False, strict=False)
+    integer_shares: bool = Field(False, strict=False)
+    asset: str | None = None
+
+
+SIGNAL_PARAMS: dict[str, type[BaseModel]] = {"sma_crossover": SmaCrossoverParams}  # the signal kinds' models
+
+
+def signal_params(item: StrategySpec) -> SmaCrossoverParams:
+    """A signal strategy's parameters checked against its kind's model (one-line :class:`SpecError` if not)."""
+    return parse_model(SIGNAL_PARAMS[item.kind], item.table, item.where)
 
 
 class ReportSpec(_Strict):

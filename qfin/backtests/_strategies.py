@@ -40,7 +40,7 @@ from qfin.strategy import (
     StrategyFitError,
     StrategyOutputError,
     WeightStrategy,
-    _is_real,
+    is_real,
     register_strategy,
 )
 
@@ -200,7 +200,7 @@ def _convex_options(returns: np.ndarray) -> dict[str, Any]:
 
 
 def _check_max_weight(where: str, max_weight: Any) -> None:
-    if not _is_real(max_weight) or not 0.0 < max_weight <= 1.0:
+    if not is_real(max_weight) or not 0.0 < max_weight <= 1.0:
         raise SpecError(f"{where}: max_weight must be a number in (0, 1], got {max_weight!r}")
 
 
@@ -246,7 +246,7 @@ class MaximumSharpe(_SkfolioStrategy):
 
     def _check_params(self, where: str) -> None:  # noqa: B027 (optional hook)
         _check_max_weight(where, self.max_weight)
-        if not _is_real(self.risk_free_rate) or not np.isfinite(self.risk_free_rate):
+        if not is_real(self.risk_free_rate) or not np.isfinite(self.risk_free_rate):
             raise SpecError(f"{where}: risk_free_rate must be a finite number (per bar), got {self.risk_free_rate!r}")
 
     def _check_assets(self, n_assets: int, where: str) -> None:  # noqa: B027 (optional hook)

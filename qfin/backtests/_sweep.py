@@ -12,7 +12,7 @@ import numpy as np
 
 from qfin.backtests._metrics import METRIC_NAMES, equity_metrics
 from qfin.backtests._run import SIGNAL_STRATEGIES, evaluation_period, load_market, run_backtest, run_sma_grid
-from qfin.backtests._spec import BacktestSpec, StrategySpec
+from qfin.backtests._spec import BacktestSpec, StrategySpec, signal_params
 from qfin.data import staged_output, strict_json
 from qfin.errors import SpecError
 
@@ -90,8 +90,8 @@ def run_sweep(spec: BacktestSpec, grid: dict[str, list[Any]], *, strategy: str |
     names = list(grid)
     points = [dict(zip(names, values, strict=True)) for values in itertools.product(*grid.values())]
     if item.kind == "sma_crossover":
-        points = [p for p in points if int(p.get("fast", item.params.get("fast", 10))) <
-                  int(p.get("slow", item.params.get("slow", 30)))]
+        base = signal_params(item)
+        points = [p for p in points if p.get("fast", base.fast) < p.get("slow", base.slow)]
         if not points:
             raise SpecError("the grid has no point with fast < slow")
     vectorised = item.kind in SIGNAL_STRATEGIES and set(names) <= {"fast", "slow"}
@@ -134,11 +134,10 @@ def _run_point(spec_json: dict[str, Any]) -> dict[str, float]:
 def _sma_columns(spec: BacktestSpec, item: StrategySpec, points: list[dict[str, Any]]) -> list[dict[str, float]]:
     market = load_market(spec)
     first, last = evaluation_period(market, spec)
-    params = item.params
-    fast = np.array([int(p.get("fast", params.get("fast", 10))) for p in points])
-    slow = np.array([int(p.get("slow", params.get("slow", 30))) for p in points])
-    base = {k: v for k, v in params.items() if k not in ("fast", "slow")}
-    grid = run_sma_grid(item.label, base, fast, slow, market, first, last, spec)
+    params = signal_params(item)
+    fast = np.array([p.get("fast", params.fast) for p in points], dtype=np.int64)
+    slow = np.array([p.get("slow", params.slow) for p in points], dtype=np.int64)
+    grid = run_sma_grid(item.label, params, fast, slow, market, first, last, spec)
     return [equity_metrics(grid.run.equity[:, k], float(grid.run.turnover[k]), spec.periods_per_year)
             for k in range(len(points))]
 

@@ -1,5 +1,6 @@
-"""KlineForecastStrategy: the Kelly rule against hand-computed weights, the rule on a forecast the test controls,
-no look-ahead (perturbed future bars), seeds, valid weights, a backtest spec end to end, and bad inputs."""
+"""KlineForecastStrategy: the Kelly rule against hand-computed weights, the rule on a forecast the test controls
+(fed the market panel's own bars), no look-ahead (perturbed future bars), seeds, valid weights, a backtest spec
+end to end, and bad inputs."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ import pytest
 from qfin.backtests import STRATEGIES, StrategyFallbackWarning, StrategyFitError, rebalance_bars, run_backtest
 from qfin.backtests._run import _build_weight_strategy
 from qfin.backtests._spec import StrategySpec
-from qfin.data import load_dataset, to_prices
-from qfin.errors import DataValidationError, SpecError
+from qfin.data import load_dataset, price_panel
+from qfin.errors import SpecError
 from qfin.kline import KlineForecast, KlineForecastStrategy, kelly_weights
 
 
@@ -24,12 +25,6 @@ def spx_2016():
     """S&P 500 index bars 2015-10 .. 2016-06: enough history for the tiny model's 24-bar lookback."""
     spx = load_dataset("sp500_index")
     return spx.filter(pl.col("timestamp").is_between(pl.datetime(2015, 10, 1), pl.datetime(2016, 6, 30)))
-
-
-def _close_and_ts(bars: pl.DataFrame, order: list[str] | None = None):
-    wide = to_prices(bars, field="close")
-    cols = order or [c for c in wide.columns if c != "timestamp"]
-    return wide.select(cols).to_numpy(), wide["timestamp"].to_numpy().astype("datetime64[us]")
 
 
 # -- the rule ---------------------------------------------------------------------------------------------------
@@ -78,14 +73,15 @@ class KnownForecast:
                              last_close=last)
 
 
-def test_rule_on_a_known_forecast_and_columns_matched_by_close():
+def test_rule_on_a_known_forecast_fed_the_panels_own_bars():
     bars = _two_symbol_bars()
     fake = KnownForecast()
-    strategy = KlineForecastStrategy(bars=bars, predictor=fake, samples=2, seed=7, max_weight=0.4)
+    strategy = KlineForecastStrategy(predictor=fake, samples=2, seed=7, max_weight=0.4)
     assert (strategy.lookback, strategy.pred_len) == (24, 5)  # the model's, when not given
-    close, ts = _close_and_ts(bars, order=["B", "A"])  # the backtest's columns in another order
+    panel = price_panel(bars, assets=["B", "A"])  # the backtest's columns in another order than the bars
+    ts = panel.timestamps
     decisions = np.array([30, 45, 59])
-    targets = strategy.decide(close, decisions, timestamps=ts)
+    targets = strategy.decide(panel, decisions)
     # A: Kelly 0.5 * 0.02 / 0.0002 = 50 -> cap 0.4; B: mean -0.005 <= 0 -> 0; cash 0.6. Columns are [B, A].
     np.testing.assert_allclose(targets, np.tile([0.6, 0.0, 0.4], (3, 1)), atol=1e-12)
     # each forecast saw exactly the last 24 bars of its symbol ending at the decision bar
@@ -98,13 +94,13 @@ def test_rule_on_a_known_forecast_and_columns_matched_by_close():
         mine = bars.filter(pl.col("symbol") == symbol)
         assert ctx.equals(mine.filter(pl.col("timestamp") <= ts[bar].item()).tail(24))
     # a threshold above A's mean leaves everything in cash
-    flat = KlineForecastStrategy(bars=bars, predictor=KnownForecast(), samples=2, threshold=0.025)
-    np.testing.assert_array_equal(flat.decide(close, decisions, timestamps=ts), np.tile([1.0, 0.0, 0.0], (3, 1)))
+    flat = KlineForecastStrategy(predictor=KnownForecast(), samples=2, threshold=0.025)
+    np.testing.assert_array_equal(flat.decide(panel, decisions), np.tile([1.0, 0.0, 0.0], (3, 1)))
 
 
 def test_non_finite_forecast_raises_or_keeps_the_previous_target():
-    bars = _two_symbol_bars()
-    close, ts = _close_and_ts(bars)
+    panel = price_panel(_two_symbol_bars())
+    ts = panel.timestamps
 
     def strategy(fallback):
         fake = KnownForecast()
@@ -118,42 +114,41 @@ def test_non_finite_forecast_raises_or_keeps_the_previous_target():
             return fc
 
         fake.predict = predict
-        return KlineForecastStrategy(bars=bars, predictor=fake, samples=2, fallback=fallback, max_weight=0.3)
+        return KlineForecastStrategy(predictor=fake, samples=2, fallback=fallback, max_weight=0.3)
 
-    with pytest.raises(StrategyFitError, match=r"at bar 50 \(2020-03-11\): non-finite forecast"):
-        strategy("raise").decide(close, np.array([30, 50]), timestamps=ts)
+    with pytest.raises(StrategyFitError, match=r"at decision 1 \(bar 50, 2020-03-11\): non-finite forecast"):
+        strategy("raise").decide(panel, np.array([30, 50]))
     with pytest.warns(StrategyFallbackWarning, match="kept the previous target"):
-        targets = strategy("previous").decide(close, np.array([30, 50]), timestamps=ts)
+        targets = strategy("previous").decide(panel, np.array([30, 50]))
     np.testing.assert_allclose(targets, [[0.4, 0.3, 0.3], [0.4, 0.3, 0.3]], atol=1e-12)
 
 
 # -- the trained tiny model -------------------------------------------------------------------------------------
-def _strategy(trained, bars, **kw):
+def _strategy(trained, **kw):
     params = {"samples": 12, "pred_len": 4, "kelly_fraction": 0.02, "max_weight": 0.8, "threshold": -1.0} | kw
-    return KlineForecastStrategy(path=str(trained[1]), bars=bars, **params)
+    return KlineForecastStrategy(path=str(trained[1]), **params)
 
 
 def test_no_lookahead_perturbed_future_bars_change_no_earlier_target(trained, spx_2016):
-    close, ts = _close_and_ts(spx_2016)
-    decisions = np.arange(30, len(close), 15)
-    base = _strategy(trained, spx_2016).decide(close, decisions, timestamps=ts)
+    panel = price_panel(spx_2016)
+    decisions = np.arange(30, panel.n_bars, 15)
+    base = _strategy(trained).decide(panel, decisions)
     cut = decisions[3]
-    later = pl.col("timestamp") > pl.lit(ts[cut].item())
+    later = pl.col("timestamp") > pl.lit(panel.timestamps[cut].item())
     perturbed = spx_2016.with_columns(
         *[pl.when(later).then(pl.col(c) * 0.7).otherwise(pl.col(c)).alias(c) for c in ("open", "high", "low", "close")],
         pl.when(later).then(pl.col("volume") * 3.0).otherwise(pl.col("volume")).alias("volume"))
-    close_p, ts_p = _close_and_ts(perturbed)
-    moved = _strategy(trained, perturbed).decide(close_p, decisions, timestamps=ts_p)
+    moved = _strategy(trained).decide(price_panel(perturbed), decisions)
     np.testing.assert_array_equal(moved[: 4], base[: 4])  # decisions at or before the cut
     assert not np.allclose(moved[4:], base[4:])  # the perturbation does reach the later decisions
 
 
 def test_seed_and_valid_weights(trained, spx_2016):
-    close, ts = _close_and_ts(spx_2016)
-    decisions = np.arange(30, len(close), 10)
-    a = _strategy(trained, spx_2016, seed=3).decide(close, decisions, timestamps=ts)
-    b = _strategy(trained, spx_2016, seed=3).decide(close, decisions, timestamps=ts)
-    c = _strategy(trained, spx_2016, seed=4).decide(close, decisions, timestamps=ts)
+    panel = price_panel(spx_2016)
+    decisions = np.arange(30, panel.n_bars, 10)
+    a = _strategy(trained, seed=3).decide(panel, decisions)
+    b = _strategy(trained, seed=3).decide(panel, decisions)
+    c = _strategy(trained, seed=4).decide(panel, decisions)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     assert a.shape == (len(decisions), 2)
@@ -163,8 +158,7 @@ def test_seed_and_valid_weights(trained, spx_2016):
 
 
 def test_backtest_spec_runs_and_trades_the_decided_targets(trained, tmp_path):
-    params = {"path": str(trained[1]), "dataset": "sp500_index", "samples": 12, "pred_len": 4,
-              "kelly_fraction": 0.02, "threshold": -1.0}
+    params = {"path": str(trained[1]), "samples": 12, "pred_len": 4, "kelly_fraction": 0.02, "threshold": -1.0}
     spec = {"name": "kline", "data": {"dataset": "sp500_index", "start": "2016-01-01", "end": "2016-06-30"},
             "rebalance": "monthly", "report": {"plots": False},
             "strategies": [{"kind": "kline_forecast", **params}, {"kind": "buy_and_hold"}]}
@@ -173,12 +167,10 @@ def test_backtest_spec_runs_and_trades_the_decided_targets(trained, tmp_path):
     run = result.runs["kline_forecast"]
     assert np.all(np.isfinite(run.equity)) and run.n_trades >= 2
     # without costs, the end-of-bar weights at each decision bar (filled at its close) are the targets
-    spx = load_dataset("sp500_index")
-    close, ts = _close_and_ts(spx)
-    first = int(np.searchsorted(ts, result.timestamps[0]))
+    spx = price_panel(load_dataset("sp500_index"))
+    first = int(np.searchsorted(spx.timestamps, result.timestamps[0]))
     decisions = first + np.unique(np.concatenate(([0], rebalance_bars(result.timestamps, "monthly"))))
-    targets = KlineForecastStrategy(**params).decide(close[: first + len(result.timestamps)], decisions,
-                                                     timestamps=ts)
+    targets = KlineForecastStrategy(**params).decide(spx.slice(0, first + len(result.timestamps)), decisions)
     np.testing.assert_allclose(run.weights[decisions - first], targets, atol=1e-12)
 
 
@@ -195,7 +187,6 @@ plots = false
 [[strategies]]
 kind = "kline_forecast"
 path = "{trained[1].as_posix()}"
-dataset = "sp500_index"
 samples = 4
 pred_len = 2
 ''')
@@ -223,55 +214,53 @@ def _build(**params):
 def test_bad_inputs_give_clear_spec_errors(trained, tmp_path):
     path = str(trained[1])
     with pytest.raises(SpecError, match="set path = a K-line checkpoint folder"):
-        _build(dataset="sp500_index")
+        _build()
     with pytest.raises(SpecError, match="is not a usable K-line checkpoint.*config.json not found"):
-        _build(path=str(tmp_path / "nowhere"), dataset="sp500_index")
+        _build(path=str(tmp_path / "nowhere"))
     damaged = tmp_path / "damaged"
     shutil.copytree(trained[1], damaged)
     (damaged / "model.pt").write_bytes(b"not a state dict")
     with pytest.raises(SpecError, match="is not a usable K-line checkpoint"):
-        _build(path=str(damaged), dataset="sp500_index")
+        _build(path=str(damaged))
     with pytest.raises(SpecError, match="lookback must be an integer number of bars >= the model's lookback 24"):
-        _build(path=path, dataset="sp500_index", lookback=16)
-    with pytest.raises(SpecError, match="'sp500_stocks' holds prices, not OHLCV bars.*sp500_index"):
-        _build(path=path, dataset="sp500_stocks")
-    with pytest.raises(SpecError, match="unknown dataset 'nope'"):
-        _build(path=path, dataset="nope")
-    prices = tmp_path / "closes.csv"
-    pl.DataFrame({"timestamp": ["2020-01-02", "2020-01-03"], "X": [1.0, 2.0]}).write_csv(prices)
-    with pytest.raises(SpecError, match="is not OHLCV bars"):
-        _build(path=path, bars=str(prices))
-    with pytest.raises(SpecError, match="exactly one of dataset"):
-        _build(path=path)
-    with pytest.raises(SpecError, match=r"unknown key\(s\) horizon, top_k; accepted: .*pred_len.*top_p"):
-        _build(path=path, dataset="sp500_index", horizon=4, top_k=3)
-    for key, value, accepted in [("samples", 1, "an integer >= 2"), ("top_p", 0.0, r"in \(0, 1\]"),
-                                 ("max_weight", 1.5, r"in \(0, 1\]"), ("kelly_fraction", 0, "> 0"),
-                                 ("pred_len", 0, ">= 1"), ("threshold", "0.1", "a finite number"),
-                                 ("dataset", 3, "a dataset name")]:
-        with pytest.raises(SpecError, match=f"{key} must be .*{accepted}"):
+        _build(path=path, lookback=16)
+    with pytest.raises(SpecError, match=r"unknown key 'horizon'; accepted: kind, name, lookback, fallback, path, "
+                                        r"pred_len, .*top_p.*kelly_fraction$"):
+        _build(path=path, horizon=4)
+    for key, value, accepted in [("samples", 1, "samples must be an integer >= 2"),
+                                 ("top_p", 0.0, r"top_p must be a number in \(0, 1\]"),
+                                 ("max_weight", 1.5, r"max_weight must be a number in \(0, 1\]"),
+                                 ("kelly_fraction", 0, "kelly_fraction must be a number > 0"),
+                                 ("pred_len", 0, "pred_len must be an integer number of bars >= 1"),
+                                 ("threshold", "0.1", "threshold: Input should be a valid number"),
+                                 ("samples", 2.0, "samples: Input should be a valid integer")]:
+        with pytest.raises(SpecError, match=rf"strategy 'kline_forecast' \(kline_forecast\): {accepted}"):
             # checked before any loading: the checkpoint path does not exist
-            _build(**({"path": str(tmp_path / "nowhere"), "dataset": "sp500_index"} | {key: value}))
+            _build(**({"path": str(tmp_path / "nowhere")} | {key: value}))
 
 
-def test_data_other_than_the_backtests_is_refused(trained, spx_2016):
-    close, ts = _close_and_ts(spx_2016)
-    nasdaq = KlineForecastStrategy(path=str(trained[1]), dataset="nasdaq_index", samples=2)
-    with pytest.raises(SpecError, match=r"column 0 matches 0 symbols of the strategy.s bars \(none\).*: IXIC\)"):
-        nasdaq.decide(close, np.array([40]), timestamps=ts)
-    strategy = KlineForecastStrategy(path=str(trained[1]), bars=spx_2016, samples=2)
-    shifted = close.copy()
-    shifted[40] *= 1.01
-    with pytest.raises(DataValidationError, match="SPX's last bar up to the decision .* is not the backtest's bar"):
-        strategy.decide(shifted, np.array([35, 40]), timestamps=ts)  # matched on bars <= 35, refused at 40
-    with pytest.raises(SpecError, match="needs the backtest's timestamps"):
-        strategy.decide(close, np.array([40]))
+@pytest.mark.parametrize("key", ["dataset", "bars"])
+def test_the_old_strategy_level_data_key_says_it_moved_to_data(key):
+    with pytest.raises(SpecError, match=rf"^strategy 'kline_forecast' \(kline_forecast\): key '{key}' moved to "
+                                        r"\[data\].*remove this key$"):
+        _build(path="nowhere", **{key: "sp500_index"})
+
+
+def test_closes_only_data_is_refused_naming_what_the_model_needs(trained):
+    spec = {"data": {"dataset": "sp500_stocks", "assets": ["AAPL"], "start": "2016-01-01", "end": "2016-03-31"},
+            "report": {"plots": False}, "strategies": [{"kind": "kline_forecast", "path": str(trained[1])}]}
+    with pytest.raises(SpecError, match=r"open, high, low, close and volume; sp500_stocks has close only\. Use a "
+                                        "bars dataset") as info:
+        run_backtest(spec, progress=False)
+    assert "\n" not in str(info.value)
+    with pytest.raises(SpecError, match="has close only"):
+        _strategy(trained).decide(price_panel("sp500_index").close, np.array([40]))  # bare closes: no bars
 
 
 def test_unregistered_kind_names_the_import(monkeypatch):
     monkeypatch.delitem(STRATEGIES, "kline_forecast")
     with pytest.raises(SpecError, match="kind 'kline_forecast' is registered by `import qfin.kline`"):
-        _build(path="x", dataset="sp500_index")
+        _build(path="x")
 
 
 def test_importing_the_package_registers_the_kind_without_torch(fresh_python):
