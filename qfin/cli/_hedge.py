@@ -46,5 +46,5 @@ def report_command(run: Path = typer.Argument(..., help="A folder written by `qf
 def _table(summary: dict[str, Any], title: str) -> Table:
     table = Table("strategy", *REPORTED, title=title)
     for name, row in summary["strategies"].items():
-        table.add_row(name, *(f"{row[key]:.4f}" for key in REPORTED))
+        table.add_row(name, *("n/a" if row[key] is None else f"{row[key]:.4f}" for key in REPORTED))
     return table

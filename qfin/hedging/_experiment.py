@@ -7,7 +7,6 @@ evaluates all strategies on one fixed bank of test paths and writes ``metrics.js
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data import staged_output
+from ..data import staged_output, strict_json
 from ..data.simulate import HestonParams, hedging_pnl, heston
 from ..risk import entropic_risk, expected_shortfall, sharpe_ratio
 from ._baselines import (
@@ -155,7 +154,7 @@ def run_hedging_experiment(cfg: ExperimentConfig, out_dir: str | Path, params: H
                    "runs": {opt: [{k: v for k, v in r.items() if k not in ("losses", "seconds")} for r in runs[opt]]
                          for opt in runs}}
     with staged_output(out_dir, "metrics.json") as staging:
-        (staging / "metrics.json").write_text(json.dumps(summary, indent=2))
+        (staging / "metrics.json").write_text(strict_json(summary))
         _report(staging, summary, pnls, hedges, test, runs)
     return summary
 

@@ -33,6 +33,8 @@ def evaluation_cell(result: dict, keys: tuple[str, ...]) -> str:
         if not isinstance(result, dict) or k not in result:
             return "n/a"
         result = result[k]
+    if result is None:
+        return "n/a"
     return str(result) if isinstance(result, int) else f"{result:.4g}"
 
 
@@ -69,12 +71,10 @@ def evaluate_checkpoint(checkpoint: str | Path, datasets: list[str] | None = Non
 
 
 def save_evaluation(results: dict[str, dict], out_dir: str | Path) -> Path:
-    """Write ``results`` to ``out_dir/evaluation.json`` atomically; returns the path."""
-    import json
-
-    from ..data import atomic_path
+    """Write ``results`` to ``out_dir/evaluation.json`` atomically (a NaN figure as null); returns the path."""
+    from ..data import atomic_path, strict_json
 
     path = Path(out_dir) / "evaluation.json"
     with atomic_path(path) as tmp:
-        Path(tmp).write_text(json.dumps(results, indent=2))
+        Path(tmp).write_text(strict_json(results))
     return path

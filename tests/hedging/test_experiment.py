@@ -69,3 +69,16 @@ def test_experiment_configs_load_from_toml_with_one_line_errors(tmp_path):
     with pytest.raises(SpecError, match="HedgerConfig: lr: Input should be greater than 0"):
         HedgerConfig(lr=-1.0)
     assert HedgerConfig().replace(lr=0.1).lr == 0.1
+
+
+def test_metrics_json_writes_a_nan_figure_as_null(tmp_path, monkeypatch):
+    """metrics.json is strict JSON: a figure that is NaN (a constant P&L's Sharpe) is null, not NaN."""
+    import qfin.hedging._experiment as experiment
+
+    real = experiment.pnl_metrics
+    monkeypatch.setattr(experiment, "pnl_metrics", lambda *a: {**real(*a), "pnl_sharpe": float("nan")})
+    cfg = ExperimentConfig(maturity_days=5, n_train=256, n_test=128, seeds=(0,),
+                           hedger=HedgerConfig(iterations=2, batch_size=64, hidden=4))
+    run_hedging_experiment(cfg, tmp_path / "run")
+    text = (tmp_path / "run" / "metrics.json").read_text()
+    assert "NaN" not in text and json.loads(text)["strategies"]["no hedge"]["pnl_sharpe"] is None
