@@ -28,11 +28,12 @@ def build_command(
 ) -> None:
     """Split, bin, fit the WoE, one-hot and stump scorecards, and write a self-contained HTML report with test
     AUC/Gini/KS, IV with standard errors, points, stability and (with --protected) the fairness frontier."""
-    frame = _read(data)  # first: a wrong DATA fails before the heavy imports below
+    from qfin.data import read_table
+
+    frame = read_table(data)  # first: a wrong DATA fails before the heavy imports below
     from qfin.scorecards import build_scorecard
 
-    result = build_scorecard(frame, target, out, protected=protected, seed=seed,
-                             title=f"Scorecard: {Path(data).stem if _is_file(data) else data}")
+    result = build_scorecard(frame, target, out, protected=protected, seed=seed, title=f"Scorecard: {Path(data).stem}")
     printer = console()
     table = Table(title=f"test discrimination ({result['n_test']} rows, 95% bootstrap CI)", box=box.SIMPLE_HEAD)
     for column in ("encoding", "AUC", "Gini", "KS"):
@@ -51,32 +52,3 @@ def build_command(
     for column, group in result["protected"].items():
         printer.print(f"IV_fair of the score, {group}: {result['iv_fair_score'][column]:.4f}")
     printer.print(f"report: {out / 'report.html'}")
-
-
-def _is_file(data: str) -> bool:
-    return Path(data).suffix.lower() in (".csv", ".parquet", ".pq") or Path(data).is_file()
-
-
-def _read(data: str):
-    """A shipped/imported dataset by name, or a CSV/Parquet file read with polars."""
-    import polars as pl
-
-    from qfin.errors import DataValidationError
-
-    if not _is_file(data):
-        from qfin.data import load_dataset
-
-        return load_dataset(data)
-    path = Path(data)
-    if not path.is_file():
-        raise DataValidationError(f"{path} not found; DATA is a dataset name (`qfin data list`) or a CSV/Parquet "
-                                  f"file", rule="missing_file")
-    try:
-        if path.suffix.lower() == ".csv":
-            return pl.read_csv(path, infer_schema_length=10_000)
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return pl.read_parquet(path)
-    except (pl.exceptions.PolarsError, OSError) as err:
-        raise DataValidationError(f"cannot read {path}: {err}", rule="unreadable_file") from err
-    raise DataValidationError(f"{path}: unknown file type {path.suffix!r}; accepted: .csv, .parquet",
-                              rule="file_type")

@@ -9,6 +9,7 @@ from ._output import staged_output, strict_json
 from ._panel import PANEL_FIELDS, MarketPanel, price_panel
 from ._schemas import BARS_COLUMNS, BARS_SCHEMA, PRICE_FIELDS
 from ._splits import Fold, TimeSplit, time_split, walk_forward_folds
+from ._tables import read_table
 from ._validation import TIMESTAMP_FORMATS, validate_bars, validate_prices
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "qfin_home",
     "read_bars",
     "read_prices",
+    "read_table",
     "staged_output",
     "strict_json",
     "time_split",
