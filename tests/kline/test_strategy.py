@@ -5,6 +5,7 @@ end to end, and bad inputs."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from types import SimpleNamespace
 
@@ -174,7 +175,7 @@ def test_backtest_spec_runs_and_trades_the_decided_targets(trained, tmp_path):
     np.testing.assert_allclose(run.weights[decisions - first], targets, atol=1e-12)
 
 
-def test_cli_imports_qfin_kline_for_specs_that_use_the_kind(trained, tmp_path, monkeypatch):
+def test_cli_imports_qfin_kline_for_specs_that_use_the_kind(trained, tmp_path):
     spec = tmp_path / "kline.toml"
     spec.write_text(f'''name = "kline cli"
 rebalance = "quarterly"
@@ -190,20 +191,11 @@ path = "{trained[1].as_posix()}"
 samples = 4
 pred_len = 2
 ''')
-    # Undo the registration and forget the modules that made it, so that only the CLI's own `import qfin.kline`
-    # can register the kind again (monkeypatch restores all three afterwards).
-    from typer.testing import CliRunner
-
-    import qfin
-    from qfin.cli import app
-
-    monkeypatch.setattr(qfin, "kline", qfin.kline)
-    monkeypatch.delitem(STRATEGIES, "kline_forecast")
-    for module in ("qfin.kline", "qfin.kline._strategy"):
-        monkeypatch.delitem(sys.modules, module)
-    result = CliRunner().invoke(app, ["backtest", str(spec), "--out", str(tmp_path / "o"), "--no-progress"])
-    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
-    assert "kline_forecast" in STRATEGIES and (tmp_path / "o" / "metrics.json").exists()
+    # A fresh interpreter has no kind registered: only the command's own `import qfin.kline` can register it.
+    result = subprocess.run([sys.executable, "-m", "qfin", "backtest", str(spec), "--out", str(tmp_path / "o"),
+                             "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "o" / "metrics.json").exists()
 
 
 # -- bad inputs -------------------------------------------------------------------------------------------------
