@@ -55,6 +55,9 @@ TIMESTAMP_FORMATS: tuple[str, ...] = (
     "%d.%m.%Y",
     "%d.%m.%Y %H:%M:%S%.f",
 )
+#: ISO 8601 without an offset, the forms pyarrow's typed CSV reader parses; a column may mix them (a date is its
+#: midnight), so the typed and the text path agree on such a file.
+_ISO_LOCAL = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M")
 _ACCEPTED_TIMESTAMPS = ("ISO dates/datetimes (2020-01-02, 2020-01-02 09:30:00, 2020-01-02T09:30:00+01:00, "
                         "...Z), US dates (1/4/1999, 1/4/1999 09:30), 2020/01/02, 20200102, 02.01.2020")
 _SAMPLE = 1000  # values used to pick the timestamp format before parsing the whole column
@@ -189,13 +192,13 @@ def coerce_timestamp(frame: pl.DataFrame, column: str = TIMESTAMP) -> pl.Series:
             f"unparseable_timestamp: column {column!r} is text in no known date format (row {rows[0]}: "
             f"{series[rows[0]]!r}). Accepted: {_ACCEPTED_TIMESTAMPS}.", rule="unparseable_timestamp",
             column=column, rows=rows)
-    result = series.str.to_datetime(best, strict=False, time_unit="us")
+    result = _parse_with(series, best)
     if result.null_count() != series.null_count():
         # Some value failed as is: retry on stripped text (and Z -> +00:00), then name what still fails.
         text = series.str.strip_chars()
         if zulu:
             text = text.str.replace(r"Z$", "+00:00")
-        result = text.str.to_datetime(best, strict=False, time_unit="us")
+        result = _parse_with(text, best)
         bad = result.is_null() & text.is_not_null() & (text.str.len_chars() > 0)
         if bad.any():
             marked = frame.with_columns(bad.alias("__bad"))
@@ -205,6 +208,17 @@ def coerce_timestamp(frame: pl.DataFrame, column: str = TIMESTAMP) -> pl.Series:
     if isinstance(result.dtype, pl.Datetime) and result.dtype.time_zone is not None:
         result = result.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
     return result.cast(TIMESTAMP_DTYPE).alias(column)
+
+
+def _parse_with(text: pl.Series, fmt: str) -> pl.Series:
+    """``text`` parsed with ``fmt``; when ``fmt`` is a local ISO form, a value in another local ISO form (a date
+    among datetimes, a ``T`` among spaces) parses too."""
+    result = text.str.to_datetime(fmt, strict=False, time_unit="us")
+    if fmt in _ISO_LOCAL and result.null_count() > text.null_count():
+        for other in _ISO_LOCAL:
+            if other != fmt:
+                result = result.fill_null(text.str.to_datetime(other, strict=False, time_unit="us"))
+    return result
 
 
 def _coerce_symbol(frame: pl.DataFrame) -> pl.Series:
