@@ -57,9 +57,18 @@ def _root(
 
 
 def main() -> None:
-    """Console-script entry: run the app, turning qfin errors into a message and exit code 1."""
+    """Console-script entry: run the app. A qfin error (bad input) is its one line and exit code 1; any other
+    error is a bug: one line naming it and the log file with its traceback, and exit code 2."""
+    from qfin.cli._crash import log_traceback, one_line
+
+    stderr = Console(stderr=True, soft_wrap=True)
     try:
         app()
     except QfinError as err:
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(str(err))}")
+        stderr.print(f"[bold red]error:[/] {escape(str(err))}")
         sys.exit(1)
+    except Exception as err:  # every unexpected error ends here, as one line
+        path = log_traceback(err)
+        stderr.print(f"[bold red]error:[/] unexpected {escape(type(err).__name__)}: {escape(one_line(err))} "
+                     f"(a qfin bug: the full traceback is in {escape(str(path))}; please report it)")
+        sys.exit(2)
