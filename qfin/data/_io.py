@@ -330,6 +330,11 @@ def read_prices(path: str | os.PathLike[str], *, allow_missing: bool = False) ->
         if TIMESTAMP not in chosen:
             raise _missing(path, found, [TIMESTAMP])
         assets = [c for c in found if c != chosen[TIMESTAMP]]
+        unnamed = [i for i, c in enumerate(found) if not c.strip()]
+        if unnamed:
+            raise DataValidationError(
+                f"{path}: unnamed_column: column {unnamed[0] + 1} of the header has no name. Accepted: a header "
+                "naming the time column and every asset column.", rule="unnamed_column")
         if kind == "csv":
             frame = _read_csv(path, found, assets, timestamp=chosen[TIMESTAMP])
         else:

@@ -107,6 +107,10 @@ class MarketPanel:
 
     def select(self, assets: list[str] | tuple[str, ...]) -> MarketPanel:
         """The panel restricted to (and ordered as) ``assets``."""
+        repeated = sorted({a for a in assets if list(assets).count(a) > 1})
+        if repeated:
+            raise DataValidationError(f"assets: {', '.join(map(str, repeated))} named more than once; name each asset "
+                                      "once", rule="repeated_asset", column="assets")
         unknown = [a for a in assets if a not in self.assets]
         if unknown or not assets:
             what = f"{', '.join(map(str, unknown))} not in {self.source}" if unknown else "the list is empty"

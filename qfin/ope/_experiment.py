@@ -110,6 +110,10 @@ def load_ope_spec(path: str | Path) -> tuple[OPESpec, Path]:
     unknown = [e for e in spec.estimators.names if e not in ESTIMATORS]
     if unknown:
         raise SpecError(f"{path}: estimators.names: unknown {unknown}; known: {list(ESTIMATORS)}")
+    too_many = [k for k in spec.assessment.ks or () if not 1 <= k <= len(spec.candidates)]
+    if too_many:
+        raise SpecError(f"{path}: assessment.ks: {too_many} outside 1..{len(spec.candidates)}, the number of "
+                        "candidates (top-k metrics rank the candidates)")
     return spec, path.parent
 
 

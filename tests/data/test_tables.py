@@ -26,3 +26,18 @@ def test_bad_files_are_one_line(tmp_path, name, match):
         (tmp_path / name).write_text("a,b\n1,2\n")
     with pytest.raises(DataValidationError, match=match):
         read_table(tmp_path / name)
+
+
+def test_a_prices_header_with_an_unnamed_column_is_one_line(tmp_path):
+    from qfin.data import read_prices
+
+    (tmp_path / "p.csv").write_text("timestamp,,B\n2020-01-02,1,2\n2020-01-03,1,2\n")
+    with pytest.raises(DataValidationError, match="unnamed_column: column 2 of the header has no name"):
+        read_prices(tmp_path / "p.csv")
+
+
+def test_a_panel_refuses_an_asset_named_twice():
+    from qfin.data import price_panel
+
+    with pytest.raises(DataValidationError, match="assets: AAPL named more than once"):
+        price_panel("sp500_stocks", assets=["AAPL", "MSFT", "AAPL"])

@@ -103,6 +103,8 @@ def test_same_spec_same_numbers(tmp_path):
     (lambda s: s.replace("actions = [0.0, 0.5, 1.0]\n", ""), "finite action menu"),
     (lambda s: s.replace("[assessment]", '[estimators]\nnames = ["ips"]\n[assessment]'), "unknown \\['ips'\\]"),
     (lambda s: s.replace("n_datasets = 2", "n_datasets = 0"), "logging.n_datasets"),
+    (lambda s: s.replace("[assessment]", "[assessment]\nks = [1, 4]"),
+     r"assessment\.ks: \[4\] outside 1\.\.3, the number of candidates"),
     (lambda s: s.replace('kind = "constant"', 'kind = "agent"').replace("hedge = 0.0\n", ""),
      r"missing key 'candidates\.\d\.path'"),
     (lambda s: s.replace('kind = "constant"', 'kind = "martingale"'),
