@@ -1,0 +1,73 @@
+"""The bad-input corpus of the command line: each case is files a user wrote and a command they ran; each must end
+with exit code 1, one line on stderr naming what is wrong (the fragment below) and no traceback, and leave no
+output behind. Cases come from issue reports and from trying the tools with hostile input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+BACKTEST = """[data]
+dataset = "sp500_stocks"
+start = 2015-01-01
+end = 2015-12-31
+{data}
+[report]
+plots = false
+[[strategies]]
+kind = "equal_weight"
+{strategy}
+"""
+HEDGE = "maturity_days = 5\nn_train = 256\nn_test = 128\n{extra}\n[hedger]\niterations = 2\nbatch_size = 64\n"
+
+CASES = [
+    # id, {file: text}, command, fragment of the one-line error
+    ("backtest-missing-spec", {}, ["backtest", "nope.toml", "--out", "out"], "nope.toml: no such spec file"),
+    ("backtest-unknown-key", {"s.toml": BACKTEST.format(data="", strategy="lookbak = 3")},
+     ["backtest", "s.toml", "--out", "out"], "lookbak"),
+    ("backtest-asset-twice", {"s.toml": BACKTEST.format(data='assets = ["AAPL", "AAPL"]', strategy="")},
+     ["backtest", "s.toml", "--out", "out"], "AAPL named more than once"),
+    ("backtest-unnamed-price-column", {"p.csv": "timestamp,,B\n2020-01-02,1,2\n2020-01-03,1,2\n",
+                                       "s.toml": '[data]\npath = "p.csv"\n[[strategies]]\nkind = "equal_weight"\n'},
+     ["backtest", "s.toml", "--out", "out"], "unnamed_column"),
+    ("backtest-unknown-kind", {"s.toml": BACKTEST.format(data="", strategy='[[strategies]]\nkind = "magic"')},
+     ["backtest", "s.toml", "--out", "out"], "unknown kind 'magic'"),
+    ("data-show-unknown", {}, ["data", "show", "no_such_dataset"], "no_such_dataset"),
+    ("data-import-missing-file", {}, ["data", "import", "missing.csv", "--name", "x"], "missing.csv"),
+    ("hedge-seeds-empty", {"h.toml": HEDGE.format(extra="seeds = []")}, ["hedge", "train", "h.toml", "-o", "out"],
+     "seeds"),
+    ("hedge-seeds-scalar", {"h.toml": HEDGE.format(extra="seeds = 3")}, ["hedge", "train", "h.toml", "-o", "out"],
+     "seeds: Input should be a valid tuple"),
+    ("hedge-seeds-text", {"h.toml": HEDGE.format(extra='seeds = ["a"]')}, ["hedge", "train", "h.toml", "-o", "out"],
+     "seeds.0: Input should be a valid integer"),
+    ("hedge-unknown-hedger-key", {"h.toml": HEDGE.format(extra="") + "learning_rate = 0.1\n"},
+     ["hedge", "train", "h.toml", "-o", "out"], "unknown key 'hedger.learning_rate'; accepted: loss"),
+    ("kline-train-float-int", {"k.toml": "lookback = 16.5\n"}, ["kline", "train", "k.toml", "--out", "out"],
+     "lookback: Input should be a valid integer"),
+    ("kline-train-unknown-preset", {}, ["kline", "train", "tpu", "--out", "out"], "pass 'cpu', 'gpu' or a .toml"),
+    ("kline-forecast-top-p", {}, ["kline", "forecast", "--dataset", "msft", "--top-p", "0", "--out", "out/f.csv"],
+     "top_p (--top-p) 0.0: must be in (0, 1]"),
+    ("kline-forecast-suffix", {}, ["kline", "forecast", "--dataset", "msft", "--out", "out/f.txt"],
+     "the file must end in .csv or .parquet"),
+    ("scorecard-missing-file", {}, ["scorecard", "build", "applicants.csv", "-t", "target", "-o", "out"],
+     "applicants.csv not found"),
+    ("dp-missing-problem", {}, ["dp", "solve", "nope.toml", "--out", "out"], "nope.toml"),
+]
+
+
+@pytest.mark.parametrize("files, command, fragment", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_and_leaves_nothing(tmp_path, files, command, fragment):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    env = dict(os.environ, QFIN_HOME=str(tmp_path / "home"), COLUMNS="400", OMP_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-m", "qfin", *command], cwd=tmp_path, capture_output=True, text=True,
+                          env=env, timeout=300)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and len(lines) == 1, done.stderr
+    assert lines[0].startswith("error:") and fragment in lines[0], lines[0]
+    assert not (tmp_path / "out").exists() and not (tmp_path / "home" / "logs").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == sorted(files)
