@@ -232,13 +232,15 @@ class StumpBinner(TransformerMixin, BaseEstimator):
     random_state : seed of the stump model and of that subsample.
     n_jobs : XGBoost threads. None (default): every core for the joint model (``per_feature=False``), one per
         model for the per-feature models, which are small enough that thread start-up costs more than it saves.
+    bad_label : the label of the bad/event class when y is not 0/1 (e.g. ``"bad"``); None (default) needs
+        y numeric, 1 = bad, and refuses text labels (sorted, "good" > "bad" would make "good" the event).
     """
 
     def __init__(self, method: str = "stump", max_bins: int = 6, min_bin_share: float = 0.05,
                  monotonic_trend: str | None = None, per_feature: bool = True, n_estimators: int = 30,
                  learning_rate: float = 0.3, max_prebins: int = 256, categorical_features: Any = None,
                  rare_share: float = 0.02, special_values: Any = None, max_search_rows: int | None = 50_000,
-                 random_state: int = 0, n_jobs: int | None = None) -> None:
+                 random_state: int = 0, n_jobs: int | None = None, bad_label: Any = None) -> None:
         self.method = method
         self.max_bins = max_bins
         self.min_bin_share = min_bin_share
@@ -253,6 +255,7 @@ class StumpBinner(TransformerMixin, BaseEstimator):
         self.max_search_rows = max_search_rows
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.bad_label = bad_label
 
     def __sklearn_tags__(self):  # noqa: D105
         tags = mixed_input_tags(super().__sklearn_tags__())
@@ -300,7 +303,7 @@ class StumpBinner(TransformerMixin, BaseEstimator):
         """
         self._check_params()
         cols, flags = self._columns(X, reset=True)
-        yy = binary_target(y)
+        yy = binary_target(y, bad_label=self.bad_label)
         if yy.shape[0] != cols[0].shape[0]:
             raise ValueError(f"X has {cols[0].shape[0]} rows but y has {yy.shape[0]}; they must match")
         n = yy.shape[0]

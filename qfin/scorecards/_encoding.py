@@ -35,6 +35,7 @@ class WoEEncoder(TransformerMixin, BaseEstimator):
     binner : a StumpBinner (cloned at fit); None uses ``StumpBinner()``.
     encoding : "woe" ([n, d] WoE values) or "onehot" ([n, sum of observed bins] 0/1 indicators).
     smoothing : pseudo-count for the WoE (0.5 default; 0 reproduces textbook WoE, raising on empty cells).
+    bad_label : the label of the bad/event class when y is not 0/1; None needs y numeric, 1 = bad.
 
     Attributes
     ----------
@@ -42,10 +43,12 @@ class WoEEncoder(TransformerMixin, BaseEstimator):
     iv_ : per feature, the :class:`DivergenceResult` over its observed bins (IV, SE, p-value, table).
     """
 
-    def __init__(self, binner: StumpBinner | None = None, encoding: str = "woe", smoothing: float = 0.5) -> None:
+    def __init__(self, binner: StumpBinner | None = None, encoding: str = "woe", smoothing: float = 0.5,
+                 bad_label: Any = None) -> None:
         self.binner = binner
         self.encoding = encoding
         self.smoothing = smoothing
+        self.bad_label = bad_label
 
     def __sklearn_tags__(self):  # noqa: D105
         return mixed_input_tags(super().__sklearn_tags__())
@@ -54,8 +57,10 @@ class WoEEncoder(TransformerMixin, BaseEstimator):
         """Fit the binner, then the per-bin WoE from the training counts. y: [n], 1 = bad."""
         if self.encoding not in ("woe", "onehot"):
             raise ValueError(f"encoding must be 'woe' or 'onehot'; got {self.encoding!r}")
-        yy = binary_target(y)
-        self.binner_ = clone(self.binner if self.binner is not None else StumpBinner()).fit(X, yy)
+        yy = binary_target(y, bad_label=self.bad_label)
+        # yy is 0/1 already, whatever labels the binner was told to expect
+        binner = clone(self.binner if self.binner is not None else StumpBinner()).set_params(bad_label=None)
+        self.binner_ = binner.fit(X, yy)
         self.n_features_in_ = self.binner_.n_features_in_
         if hasattr(self.binner_, "feature_names_in_"):
             self.feature_names_in_ = self.binner_.feature_names_in_

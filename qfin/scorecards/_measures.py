@@ -38,7 +38,7 @@ from qfin.errors import DataValidationError
 from qfin.risk.divergence import jeffreys_divergence
 
 __all__ = ["DivergenceResult", "information_value", "psi", "psi_from_samples", "woe_table",
-           "information_value_from_counts", "binary_target"]
+           "information_value_from_counts", "binary_target", "target_classes"]
 
 
 @dataclass(frozen=True)
@@ -142,11 +142,14 @@ def type_name(name: str) -> str:
     return "this estimator" if name == "y" else name
 
 
-def binary_target(y: Any, name: str = "y") -> np.ndarray:
+def binary_target(y: Any, name: str = "y", bad_label: Any = None) -> np.ndarray:
     """Validate a binary target and return it as int8 with 1 = bad/event.
 
-    Accepts 0/1 (or booleans); any other pair of values is mapped with the larger one as the event, as
-    scikit-learn does (``classes_[1]`` is positive). One class, more than two, or missing values raise.
+    Without ``bad_label``, y must be numeric or boolean: 0/1 (True = bad), or any other pair of numbers
+    with the larger one as the event, as scikit-learn's ``classes_[1]``. Text or categorical labels are
+    refused (sorting them would make "good" the event, because "good" > "bad"), unless ``bad_label`` names
+    the event: then y == bad_label is 1 and the one other label is 0. One class, more than two, or missing
+    values raise.
     """
     if y is None:
         raise ValueError(f"{type_name(name)} requires y to be passed, but the target y is None; pass the binary "
@@ -164,20 +167,55 @@ def binary_target(y: Any, name: str = "y") -> np.ndarray:
         rows = np.flatnonzero(np.isnan(arr))[:5].tolist()
         raise DataValidationError(f"{name} has missing values at rows {rows}; the target must be 0/1 everywhere",
                                   rule="missing", column=name, rows=rows)
+    if arr.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name} must be a 0/1 target (1 = bad, 0 = good)")
     if arr.size == 0:
         raise ValueError(f"{name} is empty: found array with 0 sample(s) while a minimum of 1 is required")
-    if arr.dtype.kind in "iub" and arr.min() == 0 and arr.max() == 1:  # 0/1 already: skip the sort of unique
-        return arr.astype(np.int8)
+    if bad_label is None and arr.dtype.kind in "iub" and arr.min() == 0 and arr.max() == 1:
+        return arr.astype(np.int8)  # 0/1 already: skip the sort of unique
+    if arr.dtype.kind == "O":
+        missing = [i for i, v in enumerate(arr.tolist()) if v is None or (isinstance(v, float) and np.isnan(v))]
+        if missing:
+            raise DataValidationError(f"{name} has missing values at rows {missing[:5]}; the target must be 0/1 "
+                                      f"everywhere", rule="missing", column=name, rows=missing[:5])
+        items = arr.tolist()
+        if all(isinstance(v, (bool, int, float, np.number)) for v in items):
+            arr = np.asarray(items, dtype=np.float64)  # numbers held as objects (a pandas object column)
+        elif any(isinstance(v, str) for v in items):
+            arr = arr.astype(str)
     classes = np.unique(arr)
+    found = [v.item() if hasattr(v, "item") else v for v in classes[:5]]
+    if bad_label is not None:
+        if not np.any(classes == bad_label):
+            raise DataValidationError(f"bad_label={bad_label!r} is not among the labels of {name} {found}; pass "
+                                      f"the label of the bad/event class", rule="binary_target", column=name)
+        if classes.size != 2:
+            raise DataValidationError(f"{name} must hold two labels, the bad_label {bad_label!r} and one other; "
+                                      f"got {classes.size}: {found}", rule="binary_target", column=name)
+        return (arr == bad_label).astype(np.int8)
+    if arr.dtype.kind not in "iubf":
+        raise DataValidationError(f"{name} holds the labels {found}, which do not say which one is bad; pass 0/1 "
+                                  f"(1 = bad/event) or name the event with bad_label= (e.g. bad_label={found[0]!r})",
+                                  rule="binary_target", column=name)
     if classes.size == 1:
-        raise DataValidationError(f"{name} has only one class ({classes[0]!r}); a binary target needs both "
+        raise DataValidationError(f"{name} has only one class ({found[0]!r}); a binary target needs both "
                                   f"1 = bad/event and 0 = good", rule="binary_target", column=name)
     if classes.size > 2:
         kind = "continuous" if arr.dtype.kind == "f" and np.any(classes != np.round(classes)) else "multiclass"
         raise DataValidationError(f"{name} must be binary (two classes, 1 = bad/event, 0 = good); got a {kind} "
-                                  f"target with {classes.size} distinct values {classes[:5].tolist()}. "
+                                  f"target with {classes.size} distinct values {found}. "
                                   f"Only binary classification is supported.", rule="binary_target", column=name)
     return (arr == classes[1]).astype(np.int8)
+
+
+def target_classes(y: Any, bad_label: Any = None) -> np.ndarray:
+    """``classes_`` of a fitted classifier: [good label, bad label] (np.unique(y) when bad_label is None)."""
+    arr = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y)
+    arr = arr[:, 0] if arr.ndim == 2 and arr.shape[1] == 1 else arr
+    classes = np.unique(arr.astype(str) if arr.dtype.kind == "O" else arr)
+    if bad_label is None:
+        return classes
+    return np.concatenate([classes[classes != bad_label], classes[classes == bad_label]])
 
 
 def information_value_from_counts(good: Any, bad: Any, smoothing: float = 0.5,

@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 from qfin.scorecards._binning import StumpBinner, usable_values
 from qfin.scorecards._encoding import WoEEncoder, bin_indices
 from qfin.scorecards._frames import columns_of, mixed_input_tags
-from qfin.scorecards._measures import binary_target
+from qfin.scorecards._measures import binary_target, target_classes
 
 __all__ = ["Scorecard", "points_scaling"]
 
@@ -78,6 +78,8 @@ class Scorecard(ClassifierMixin, BaseEstimator):
     smoothing : WoE pseudo-count.  C : inverse L2 strength of the logistic regression.
     pdo, base_score, base_odds : points scaling (defaults 20 points to double the odds, 600 at 50:1).
     n_estimators, learning_rate : the monotone stump model ("stumps" only).  random_state : seed.
+    bad_label : the label of the bad/event class when y is not 0/1 (e.g. ``"bad"``; classes_ is then
+        [other label, bad_label]); None (default) needs y numeric, 1 = bad, and refuses text labels.
 
     ``predict_proba`` gives [P(good), P(bad)] (classes_ = [0, 1]); ``points(X)`` the score in points;
     ``points_table()`` the per-feature, per-bin points; ``score(X, y)`` is the ROC AUC (not accuracy: a
@@ -86,7 +88,8 @@ class Scorecard(ClassifierMixin, BaseEstimator):
 
     def __init__(self, binner: StumpBinner | None = None, encoding: str = "woe", smoothing: float = 0.5,
                  C: float = 1.0, pdo: float = 20.0, base_score: float = 600.0, base_odds: float = 50.0,
-                 n_estimators: int = 200, learning_rate: float = 0.1, random_state: int = 0) -> None:
+                 n_estimators: int = 200, learning_rate: float = 0.1, random_state: int = 0,
+                 bad_label: Any = None) -> None:
         self.binner = binner
         self.encoding = encoding
         self.smoothing = smoothing
@@ -97,6 +100,7 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.random_state = random_state
+        self.bad_label = bad_label
 
     def __sklearn_tags__(self):  # noqa: D105
         return mixed_input_tags(super().__sklearn_tags__())
@@ -106,12 +110,12 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         if self.encoding not in ("woe", "onehot", "stumps"):
             raise ValueError(f"encoding must be 'woe', 'onehot' or 'stumps'; got {self.encoding!r}")
         points_scaling(self.pdo, self.base_score, self.base_odds)
-        yy = binary_target(y)
-        self.classes_ = np.unique(np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y))
+        yy = binary_target(y, bad_label=self.bad_label)
+        self.classes_ = target_classes(y, self.bad_label)
         binner = self.binner if self.binner is not None else StumpBinner(monotonic_trend="auto")
         if self.encoding == "stumps":
             self.encoder_ = None
-            self.binner_ = clone(binner).fit(X, yy)
+            self.binner_ = clone(binner).set_params(bad_label=None).fit(X, yy)  # yy is 0/1 already
             Z = self._ranked(X)
             sign = np.array([_trend(Z[:, j], yy) for j in range(Z.shape[1])])
             import xgboost as xgb
@@ -174,7 +178,8 @@ class Scorecard(ClassifierMixin, BaseEstimator):
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """ROC AUC of P(bad) against y (1 = bad)."""
-        return float(roc_auc_score(binary_target(y), self.decision_function(X), sample_weight=sample_weight))
+        return float(roc_auc_score(binary_target(y, bad_label=self.bad_label), self.decision_function(X),
+                                   sample_weight=sample_weight))
 
     def points_table(self) -> pl.DataFrame:
         """Rows: feature, bin, points (plus coefficient/woe for the logistic encodings); an "(intercept)" row.
