@@ -84,6 +84,7 @@ class WeightStrategy(ABC):
     uses_history: ClassVar[bool] = True  # False: the targets ignore returns, so lookback must be 0
     min_lookback: ClassVar[int] = 0  # smallest lookback the fit can work with
     retired_keys: ClassVar[dict[str, str]] = {}  # spec key -> where it went (a one-line SpecError if still given)
+    extra_keys: ClassVar[str | None] = None  # a field that takes the spec keys the model does not know (user kinds)
 
     name: str = "weights"
     lookback: int = 0
@@ -258,4 +259,8 @@ def strategy_params(cls: type[WeightStrategy], raw: dict[str, Any], source: str)
     for key, moved in cls.retired_keys.items():
         if key in raw:
             raise SpecError(f"{source}: key {key!r} {moved}")
-    return parse_model(params_model(cls), raw, source).model_dump(exclude_unset=True, exclude={"kind"})
+    model = params_model(cls)
+    extras = {k: v for k, v in raw.items() if k not in model.model_fields} if cls.extra_keys else {}
+    known = {k: v for k, v in raw.items() if k not in extras}
+    params = parse_model(model, known, source).model_dump(exclude_unset=True, exclude={"kind"})
+    return {**params, cls.extra_keys: extras} if cls.extra_keys else params

@@ -143,10 +143,23 @@ def parse_spec(raw: dict[str, Any], source: str = "spec") -> BacktestSpec:
 
 
 def load_spec(path: str | Path) -> BacktestSpec:
-    """Read and validate a TOML spec; relative data paths are taken relative to the spec's folder."""
+    """Read and validate a TOML spec; relative paths (``data.path``, a user strategy's ``entry`` file) are taken
+    relative to the spec's folder."""
     path = Path(path)
     spec = parse_spec(read_toml(path), str(path))
     if spec.data.path is not None and not spec.data.path.is_absolute():
         data = spec.data.model_copy(update={"path": (path.parent / spec.data.path).resolve()})
         spec = spec.model_copy(update={"data": data})
-    return spec
+    strategies = [_entry_from(item, path.parent) for item in spec.strategies]
+    return spec.model_copy(update={"strategies": strategies})
+
+
+def _entry_from(item: StrategySpec, folder: Path) -> StrategySpec:
+    """``item`` with a relative ``entry = "file.py:function"`` made absolute from ``folder``."""
+    entry = item.params.get("entry")
+    if not isinstance(entry, str):
+        return item
+    target, sep, name = entry.rpartition(":")
+    if not sep or not target.endswith(".py") or Path(target).is_absolute():
+        return item
+    return StrategySpec.model_validate({**item.table, "entry": f"{(folder / target).resolve()}:{name}"})
