@@ -11,7 +11,7 @@ environment) is :func:`qfin.agents.train_qrdqn`; ``policy_result`` is how it rep
 """
 
 from qfin.dp import problems
-from qfin.dp._categorical import categorical_projection
+from qfin.dp._categorical import categorical_projection, return_to_come_range
 from qfin.dp._distribution import ReturnDistribution
 from qfin.dp._exact import DPResult, achievable_returns, evaluate_policy, policy_result
 from qfin.dp._mdp import FiniteMDP
@@ -48,6 +48,7 @@ __all__ = [
     "policy_result",
     "problems",
     "return_distributions_png",
+    "return_to_come_range",
     "solve",
     "solve_spec",
     "write_solve_report",

@@ -10,7 +10,9 @@ whenever the target lies within [z_1, z_K] (targets outside are clipped to the e
 Without user bounds the atom grid of the return still to come at step t spans exactly its reachable range
 [sum_{k<T-t} gamma^k r_min, sum_{k<T-t} gamma^k r_max], so no target is ever clipped and every backup keeps the
 mean: the risk-neutral greedy policy is then optimal. With ``v_min``/``v_max`` one grid serves every step (as in
-C51), so it must hold 0 and should cover the return still to come at every step; what falls outside is clipped.
+C51), so it must hold 0 and cover the return still to come at every step from every reachable state
+(:func:`return_to_come_range`); a grid that does not is refused, naming the range needed, since clipping loses the
+mean and the "optimal" value it reported could fall below the risk-neutral one.
 The stock grid and the greedy step are those of the quantile method (y = 0, the utilities' kink, is a grid
 point), and ``value`` is the exact (or Monte Carlo) value of the greedy policy, the model's own estimate kept as
 ``approx_value``.
@@ -36,7 +38,7 @@ from qfin.dp._quantile import (
 )
 from qfin.errors import QfinError
 
-__all__ = ["categorical_projection", "solve_categorical"]
+__all__ = ["categorical_projection", "return_to_come_range", "solve_categorical"]
 
 
 def categorical_projection(atoms, probs, grid) -> np.ndarray:
@@ -133,6 +135,42 @@ def _check_arguments(n_atoms, v_min, v_max, n_stocks, evaluation):
     return lo, hi
 
 
+def return_to_come_range(mdp: FiniteMDP, horizon: int) -> tuple[float, float]:
+    """The smallest and largest return still to come, sum_{k>=t} gamma^(k-t) r_k, over every step t <= T, every
+    state reachable at t and every policy and path (0 at t = T): the range one categorical grid must cover.
+
+    At t = 0 from the initial state these are the ends of :func:`qfin.dp.achievable_returns`; later steps can
+    reach beyond them (rewards +5 then -5 give G = 0 but -5 still to come after the first step). Computed by
+    forward reachability and a backward min/max recursion, O(T S A S' K), without enumerating returns.
+    """
+    live = (mdp.transitions[..., None] * mdp.reward_probs) > 0.0                     # [S, A, S', K]
+    r_lo = np.where(live, mdp.rewards, np.inf)
+    r_hi = np.where(live, mdp.rewards, -np.inf)
+    step = live.any(axis=(1, 3))                                                      # [S, S'] some a, k
+    reach = [np.zeros(mdp.n_states, bool)]
+    reach[0][mdp.initial_state] = True
+    for _ in range(horizon):
+        reach.append(step[reach[-1]].any(axis=0))
+    m_lo, m_hi = np.zeros(mdp.n_states), np.zeros(mdp.n_states)
+    need_lo, need_hi = 0.0, 0.0
+    for t in range(horizon - 1, -1, -1):
+        m_lo = np.min(r_lo + mdp.gamma * m_lo[None, None, :, None], axis=(1, 2, 3))
+        m_hi = np.max(r_hi + mdp.gamma * m_hi[None, None, :, None], axis=(1, 2, 3))
+        need_lo = min(need_lo, float(m_lo[reach[t]].min()))
+        need_hi = max(need_hi, float(m_hi[reach[t]].max()))
+    return need_lo, need_hi
+
+
+def _check_grid_covers(mdp: FiniteMDP, horizon: int, v_min: float, v_max: float, q: float) -> None:
+    need_lo, need_hi = return_to_come_range(mdp, horizon)
+    slack = horizon * q  # the grid ends are snapped to the atom quantum
+    if v_min > need_lo + slack or v_max < need_hi - slack:
+        # A clipped backup loses the mean, and the greedy policy it yields can fall below the risk-neutral one.
+        raise QfinError(f"the categorical grid [v_min, v_max] = [{v_min:g}, {v_max:g}] does not cover the returns "
+                        f"still to come, which reach [{need_lo:g}, {need_hi:g}]; set v_min <= {need_lo:g} and "
+                        f"v_max >= {need_hi:g}, or give neither (each step's grid then spans its reachable returns)")
+
+
 def solve_categorical(mdp: FiniteMDP, objective: Objective, *, n_atoms: int = 51, v_min: float | None = None,
                       v_max: float | None = None, n_stocks: int = 201, evaluation: str = "exact",
                       n_eval_paths: int = 100_000, seed: int | None = 0, atom_tol: float = 1e-9,
@@ -141,6 +179,8 @@ def solve_categorical(mdp: FiniteMDP, objective: Objective, *, n_atoms: int = 51
     v_min, v_max = _check_arguments(n_atoms, v_min, v_max, n_stocks, evaluation)
     q = _quantum(atom_tol)
     horizon = mdp.effective_horizon(truncation_tol)
+    if v_min is not None:
+        _check_grid_covers(mdp, horizon, v_min, v_max, q)
     lo, hi = _return_bounds(mdp, horizon)
     stocks = stock_grids(objective, lo, hi, horizon, int(n_stocks), snap=lambda g: _snap(g, q))
     zs = _atom_grids(int(n_atoms), v_min, v_max, lo, hi, horizon, q)

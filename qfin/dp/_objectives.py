@@ -160,19 +160,30 @@ class MeanCVaR(Objective):
 
 
 class ProbabilityOfTarget(Objective):
-    """P(G >= target): start stock c0 = -target and f(x) = 1[x >= 0]."""
+    """P(G >= target): start stock c0 = -target and f(x) = 1[x >= -atol].
 
-    def __init__(self, target: float) -> None:
+    Tolerance rule: a return G counts as reaching the target when G >= target - atol (default 1e-6), in the
+    solvers' utility and in :meth:`evaluate` alike. A return that lands exactly on the target in exact
+    arithmetic can miss it in floats (rewards 0.1 + 0.1 sum to 0.2 - 2.8e-17 after the stock -0.2 is added) and
+    the solvers snap stocks to a power-of-two grid near ``atom_tol`` (2^-30 by default, at most half a step off
+    per decision), so a strict 1[x >= 0] would score such a return 0. Keep atol above horizon x atom_tol / 2
+    when atom_tol is raised, and well below the spacing of distinct returns; ``atol=0`` is the strict rule.
+    """
+
+    def __init__(self, target: float, atol: float = 1e-6) -> None:
         self.target = _finite(target, "ProbabilityOfTarget target")
+        self.atol = _finite(atol, "ProbabilityOfTarget atol")
+        if self.atol < 0.0:
+            raise QfinError(f"ProbabilityOfTarget atol must be >= 0 (e.g. 1e-6); got {atol!r}")
 
     def start_stocks(self, return_support):
         return np.array([-self.target])
 
     def utility(self, x):
-        return (np.asarray(x) >= 0.0).astype(float)
+        return (np.asarray(x) >= -self.atol).astype(float)
 
     def evaluate(self, dist):
-        return dist.prob_at_least(self.target)
+        return dist.prob_at_least(self.target, atol=self.atol)
 
     def check_infinite_horizon(self, gamma):
         return None

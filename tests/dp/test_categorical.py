@@ -19,9 +19,11 @@ from qfin.dp import (
     FiniteMDP,
     MeanCVaR,
     ProbabilityOfTarget,
+    achievable_returns,
     categorical_projection,
     evaluate_policy,
     problems,
+    return_to_come_range,
     solve,
 )
 from qfin.errors import QfinError
@@ -164,9 +166,10 @@ def test_risk_neutral_with_user_bounds_and_on_an_infinite_horizon():
     wide = solve(mdp, neutral, method="categorical", n_atoms=33, v_min=-20.0, v_max=20.0)
     assert wide.value == pytest.approx(reference, abs=1e-9)
     assert wide.approx_value == pytest.approx(reference, abs=1e-9)
-    # a grid that clips the returns loses the mean: the check above can fail
-    narrow = solve(mdp, neutral, method="categorical", n_atoms=5, v_min=-1.0, v_max=1.0)
-    assert abs(narrow.approx_value - reference) > 0.1
+    # a grid that would clip the returns (and lose the mean) is refused, naming the range needed
+    with pytest.raises(QfinError, match=r"grid \[v_min, v_max\] = \[-1, 1\] does not cover the returns still to "
+                                        r"come, which reach \[-8, 8\]; set v_min <= -8 and v_max >= 8"):
+        solve(mdp, neutral, method="categorical", n_atoms=5, v_min=-1.0, v_max=1.0)
     # infinite horizon (truncated where the tail is below 1e-6): the model's mean is the truncated optimum
     inf = FiniteMDP(mdp.transitions, mdp.rewards[..., 0], gamma=0.8, horizon=None)
     res = solve(inf, neutral, method="categorical", n_atoms=11, evaluation="monte_carlo", n_eval_paths=2_000)
@@ -207,3 +210,48 @@ def test_categorical_arguments_are_checked(kwargs, match):
 def test_unknown_method_lists_the_accepted_ones():
     with pytest.raises(QfinError, match="'exact', 'quantile' or 'categorical'"):
         solve(random_mdp(1, 2, 2, 2, 2, 1.0), CVaR(0.5), method="particles")
+
+
+def test_a_grid_that_does_not_cover_the_returns_is_refused_before_it_reports_a_wrong_optimum():
+    # Before the check, seed 2 on [-1, 1] reported value 2.80 (model's own 0.82) under the risk-neutral 4.09.
+    mdp = random_mdp(2, 4, 3, 4, 3, 1.0)
+    neutral = ExpectedUtility(lambda x: x)
+    lo, hi = return_to_come_range(mdp, 4)
+    support = achievable_returns(mdp, 4)
+    assert lo <= support[0] and hi >= support[-1]
+    with pytest.raises(QfinError, match=f"which reach \\[{lo:g}, {hi:g}\\]"):
+        solve(mdp, neutral, method="categorical", n_atoms=5, v_min=-1.0, v_max=1.0)
+    covered = solve(mdp, neutral, method="categorical", n_atoms=4 * int(hi - lo) + 1, v_min=lo, v_max=hi)
+    assert covered.value == pytest.approx(solve(mdp, neutral).value, abs=1e-9)
+
+
+def test_return_to_come_range_counts_intermediate_steps_against_brute_force():
+    # rewards +5 then -5: G is always 0, but -5 is still to come after the first step, so a grid must reach it
+    p = np.zeros((3, 1, 3))
+    p[0, 0, 1] = p[1, 0, 2] = p[2, 0, 2] = 1.0
+    r = np.zeros((3, 1, 3))
+    r[0, 0, 1], r[1, 0, 2] = 5.0, -5.0
+    mdp = FiniteMDP(p, r, gamma=1.0, horizon=2)
+    assert achievable_returns(mdp, 2).tolist() == [0.0]
+    assert return_to_come_range(mdp, 2) == (-5.0, 0.0)
+    with pytest.raises(QfinError, match=r"which reach \[-5, 0\]"):
+        solve(mdp, ExpectedUtility(lambda x: x), method="categorical", v_min=-1.0, v_max=1.0)
+    # random MDPs: the range is the min/max over reachable (t, s) of the exact return-to-come support
+    for seed in (1, 3, 5):
+        mdp = random_mdp(seed, 3, 2, 3, 2, 0.5)
+        brute_lo, brute_hi = 0.0, 0.0
+        for t in range(3):
+            for s in range(3):
+                if not _reachable(mdp, t, s):
+                    continue
+                sub = FiniteMDP(mdp.transitions, mdp.rewards[..., 0], gamma=0.5, horizon=3 - t, initial_state=s)
+                g = achievable_returns(sub, 3 - t)
+                brute_lo, brute_hi = min(brute_lo, g[0]), max(brute_hi, g[-1])
+        assert return_to_come_range(mdp, 3) == pytest.approx((brute_lo, brute_hi), abs=1e-9)
+
+
+def _reachable(mdp, t, s):
+    front = {mdp.initial_state}
+    for _ in range(t):
+        front = {int(j) for i in front for j in np.flatnonzero(mdp.transitions[i].sum(axis=0) > 0)}
+    return s in front

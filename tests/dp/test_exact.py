@@ -248,3 +248,43 @@ def test_risk_neutral_value_matches_recorded_pymdptoolbox_figure():
     r = rng.integers(-1, 2, size=(64, 4, 64)).astype(float)
     mdp = FiniteMDP(p, r, gamma=1.0, horizon=8, initial_state=0)
     assert solve(mdp, ExpectedUtility(lambda x: x)).value == pytest.approx(6.2056766498492895, abs=1e-12)
+
+
+# Rewards that are not exact in binary: r1 then r2 on a deterministic chain s0 -> s1 -> s2, target the exact
+# decimal sum r1 + r2 (so P(G >= target) = 1) and the sum plus 0.001 (so 0). Brute force in exact rationals.
+_DECIMAL_REWARDS = ["0.1", "0.2", "0.3", "0.7", "1.1", "-0.6"]
+_DECIMAL_CASES = list(itertools.product(_DECIMAL_REWARDS, _DECIMAL_REWARDS))  # 36 cases
+
+
+def _chain(r1, r2):
+    p = np.zeros((3, 2, 3))
+    p[0, :, 1] = p[1, :, 2] = p[2, :, 2] = 1.0
+    r = np.zeros((3, 2, 3))
+    r[0, 0, 1], r[1, 0, 2] = float(r1), float(r2)  # action 0 collects the rewards
+    r[0, 1, 1], r[1, 1, 2] = float(r1) - 1.0, float(r2) - 1.0  # action 1 falls short by 1 per step
+    return FiniteMDP(p, r, gamma=1.0, horizon=2)
+
+
+@pytest.mark.parametrize("method", ["exact", "quantile", "categorical"])
+def test_probability_of_target_counts_returns_landing_on_the_target(method):
+    from fractions import Fraction
+    assert len(_DECIMAL_CASES) == 36
+    for r1, r2 in _DECIMAL_CASES:
+        exact_sum = Fraction(r1) + Fraction(r2)
+        for target in (exact_sum, exact_sum + Fraction(1, 1000)):
+            # every deterministic policy (a0, a1): G = r1 - a0 + r2 - a1, exactly
+            brute = max(float(Fraction(r1) - a0 + Fraction(r2) - a1 >= target)
+                        for a0, a1 in itertools.product((0, 1), repeat=2))
+            objective = ProbabilityOfTarget(float(target))
+            result = solve(_chain(r1, r2), objective, method=method)
+            assert result.value == brute, (r1, r2, float(target), method)
+            assert objective.evaluate(result.distribution) == brute, (r1, r2, float(target), method)
+
+
+def test_probability_of_target_tolerance_is_stated_and_strict_on_request():
+    mdp = _chain("0.1", "0.1")
+    assert solve(mdp, ProbabilityOfTarget(0.2)).value == 1.0
+    assert solve(mdp, ProbabilityOfTarget(0.2 + 2e-6)).value == 0.0  # beyond the 1e-6 tolerance
+    assert solve(mdp, ProbabilityOfTarget(0.2, atol=0.0)).value == 0.0  # 0.1 + 0.1 - 0.2 < 0 in floats
+    with pytest.raises(QfinError, match="atol must be >= 0"):
+        ProbabilityOfTarget(0.2, atol=-1.0)
