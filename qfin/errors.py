@@ -60,3 +60,11 @@ class RenderModeError(QfinError, TypeError):
 
 class CheckpointError(QfinError):
     """A checkpoint that is missing, incomplete or does not match the model it is loaded into."""
+
+
+class MemoryLimitError(QfinError, MemoryError):
+    """Work refused before it starts because its estimated memory exceeds the limit (``QFIN_MEMORY_LIMIT_GB``,
+    default 80% of physical memory); the message names both numbers and what to reduce."""
+
+
+__all__.append("MemoryLimitError")

@@ -5,6 +5,7 @@ Synthetic markets live in the subpackage ``qfin.data.simulate`` (imported on its
 
 from ._datasets import DatasetInfo, dataset_info, import_bars, list_datasets, load_dataset, qfin_home
 from ._io import atomic_path, read_bars, read_prices, to_prices, write_parquet
+from ._memory import check_memory, memory_limit_bytes
 from ._output import staged_output, strict_json
 from ._panel import PANEL_FIELDS, MarketPanel, price_panel
 from ._schemas import BARS_COLUMNS, BARS_SCHEMA, PRICE_FIELDS
@@ -23,11 +24,13 @@ __all__ = [
     "MarketPanel",
     "TimeSplit",
     "atomic_path",
+    "check_memory",
     "dataset_info",
     "import_bars",
     "list_datasets",
     "price_panel",
     "load_dataset",
+    "memory_limit_bytes",
     "qfin_home",
     "read_bars",
     "read_prices",
