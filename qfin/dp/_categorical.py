@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from qfin.data import check_memory
 from qfin.dp._exact import DPResult, _quantum, _snap
 from qfin.dp._mdp import FiniteMDP
 from qfin.dp._objectives import Objective
@@ -183,9 +184,14 @@ def solve_categorical(mdp: FiniteMDP, objective: Objective, *, n_atoms: int = 51
         _check_grid_covers(mdp, horizon, v_min, v_max, q)
     lo, hi = _return_bounds(mdp, horizon)
     stocks = stock_grids(objective, lo, hi, horizon, int(n_stocks), snap=lambda g: _snap(g, q))
-    zs = _atom_grids(int(n_atoms), v_min, v_max, lo, hi, horizon, q)
     nxt, rew, prob = _padded_successors(mdp)
-    n_s, n_a, _ = nxt.shape
+    n_s, n_a, n_b = nxt.shape
+    k_max, z_max = max(g.size for g in stocks), int(n_atoms)
+    # p_t and p_next [S, K, Z], and per action the successor laws [S, K, B, Z] with their weights and the
+    # projection's cell indices and splits (about six arrays of that size) at float64/int64.
+    check_memory(8.0 * n_s * k_max * z_max * (2 + 6 * n_b), f"the categorical DP tables ({n_s:,} states x "
+                 f"{k_max:,} stocks x {z_max:,} atoms x {n_b} successors)", "n_atoms or n_stocks")
+    zs = _atom_grids(int(n_atoms), v_min, v_max, lo, hi, horizon, q)
     # At T the return still to come is 0: a point mass, projected onto the last grid.
     p_next = np.broadcast_to(_project(np.zeros(1), np.ones(1), zs[horizon]),
                              (n_s, stocks[horizon].size, zs[horizon].size))

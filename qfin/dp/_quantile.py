@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from qfin.data import check_memory
 from qfin.dp._distribution import ReturnDistribution
 from qfin.dp._exact import DPResult, _propagate, _quantum
 from qfin.dp._mdp import FiniteMDP
@@ -150,6 +151,11 @@ def solve_quantile(mdp: FiniteMDP, objective: Objective, *, n_quantiles: int = 6
     nxt, rew, prob = _padded_successors(mdp)
     n_s, n_a, n_b = nxt.shape
     n = int(n_quantiles)
+    k_max = max(g.size for g in grids)
+    # z_t and z_next [S, K, N], and per action the successor quantiles [S, K, B, N] with their atoms, weights,
+    # sort order and cumulative weights (about six arrays of that size) at float64/int64.
+    check_memory(8.0 * n_s * k_max * n * (2 + 6 * n_b), f"the quantile DP tables ({n_s:,} states x {k_max:,} "
+                 f"stocks x {n:,} quantiles x {n_b} successors)", "n_quantiles or n_stocks")
     z_next = np.zeros((n_s, grids[horizon].size, n))
     actions = [None] * horizon
     for t in range(horizon - 1, -1, -1):

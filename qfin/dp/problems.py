@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from qfin.data import check_memory
 from qfin.dp._mdp import FiniteMDP
 from qfin.errors import QfinError
 
@@ -25,6 +26,13 @@ def _positive_int(x, name, low=1):
     if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < low:
         raise QfinError(f"{name} must be an integer >= {low}; got {x!r}")
     return int(x)
+
+
+def _check_dense_size(n_s: int, n_a: int, problem: str, reduce: str) -> None:
+    """Refuse before allocating the dense [S, A, S] arrays: transitions and rewards here, then FiniteMDP's
+    reward law and validation temporaries of the same size (about four float64 copies in all)."""
+    check_memory(4.0 * n_s * n_a * n_s * 8, f"the dense [S, A, S] arrays of the {problem} MDP ({n_s:,} states x "
+                 f"{n_a:,} actions)", reduce)
 
 
 def _probability(x, name):
@@ -48,9 +56,13 @@ def betting(max_wealth: int = 8, initial_wealth: int = 3, win_prob: float = 0.4,
     if w0 > n:
         raise QfinError(f"initial_wealth must be <= max_wealth={n}; got {w0}")
     p = _probability(win_prob, "win_prob")
-    stakes = list(range(n + 1)) if stakes is None else [int(b) for b in stakes]
-    if not stakes or min(stakes) < 0:
+    if stakes is None:
+        stakes = list(range(n + 1))
+    elif (isinstance(stakes, (str, bytes)) or not hasattr(stakes, "__len__") or len(stakes) == 0
+          or not all(isinstance(b, (int, np.integer)) and not isinstance(b, bool) and b >= 0 for b in stakes)):
         raise QfinError(f"stakes must be a non-empty list of non-negative integers; got {stakes!r}")
+    stakes = [int(b) for b in stakes]
+    _check_dense_size(n + 1, len(stakes), "betting", "max_wealth or the number of stakes")
     trans = np.zeros((n + 1, len(stakes), n + 1))
     rew = np.zeros_like(trans)
     for w in range(n + 1):
@@ -81,12 +93,16 @@ def wealth_process(initial_wealth: float = 100.0, wealth_step: float = 5.0, max_
     w0 = round(initial_wealth / step)
     if not 0 <= w0 <= n or abs(w0 * step - initial_wealth) > 1e-9 * max(1.0, initial_wealth):
         raise QfinError(f"initial_wealth must be a multiple of wealth_step in [0, max_wealth]; got {initial_wealth}")
-    fr = np.asarray(fractions, float)
+    try:
+        fr = np.asarray(fractions, float)
+    except (TypeError, ValueError):
+        raise QfinError(f"fractions must be a non-empty list of non-negative fractions; got {fractions!r}") from None
     if fr.ndim != 1 or fr.size == 0 or np.any(fr < 0.0):
         raise QfinError(f"fractions must be a non-empty list of non-negative fractions; got {fractions!r}")
     p = _probability(up_prob, "up_prob")
     if not down < rate < up or down <= -1.0:
         raise QfinError(f"need -1 < down < rate < up (no arbitrage); got down={down}, rate={rate}, up={up}")
+    _check_dense_size(n + 1, fr.size, "wealth-process", "max_wealth / wealth_step or the number of fractions")
     levels = np.arange(n + 1) * step
     trans = np.zeros((n + 1, fr.size, n + 1))
     rew = np.zeros_like(trans)
@@ -119,6 +135,7 @@ def liquidation(inventory: int = 4, horizon: int = 3, start_price: float = 10.0,
     prices = start_price + (np.arange(m) - mid) * tick
     if prices.min() - impact * q0 <= 0.0:
         raise QfinError("the price grid with impact reaches zero; lower tick/impact or raise start_price")
+    _check_dense_size((h + 1) * (q0 + 1) * m, q0 + 1, "liquidation", "inventory, horizon or price_levels")
     decode = [(k, q, i) for k in range(h + 1) for q in range(q0 + 1) for i in range(m)]
     encode = {key: n for n, key in enumerate(decode)}
     n_s, n_a = len(decode), q0 + 1
