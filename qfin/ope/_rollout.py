@@ -12,13 +12,14 @@ A time-limit cut (``truncated``) ends an episode without marking it ``done`` (:c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
 import polars as pl
 
+from qfin.data import check_memory
 from qfin.errors import QfinError
 
 from ._logged import LoggedData
@@ -47,13 +48,16 @@ class Episodes:
         return self.reward @ (gamma ** np.arange(self.reward.shape[1]))
 
 
-def run_episodes(make_env: Callable[[], gym.Env], policy: MenuPolicy, n_episodes: int, *, seed: int = 0,
-                 batch: int = 256, max_steps: int = 100_000) -> Episodes:
-    """Roll ``policy`` out for ``n_episodes`` episodes on copies of ``make_env()`` (a ``Discrete`` action space of
-    ``policy.n_actions`` actions and a 1-D observation)."""
+def _check_episodes(n_episodes: object) -> int:
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, (int, np.integer)) or n_episodes < 1:
         raise QfinError(f"n_episodes must be an integer >= 1, got {n_episodes!r}")
-    n = int(n_episodes)
+    return int(n_episodes)
+
+
+def _rollout(make_env: Callable[[], gym.Env], policy: MenuPolicy, n: int, seed: int, batch: int,
+             max_steps: int) -> Iterator[tuple[np.ndarray, list, list, list, list, np.ndarray]]:
+    """Batches of finished episodes: (episode ids [m], then per episode its states, actions, pscores and rewards
+    as lists, and done [m]). One generator for logging and for on-policy returns, so both draw the same numbers."""
     envs = [make_env() for _ in range(min(int(batch), n))]
     space = envs[0].action_space
     if getattr(space, "n", None) != policy.n_actions:
@@ -61,16 +65,17 @@ def run_episodes(make_env: Callable[[], gym.Env], policy: MenuPolicy, n_episodes
                         "(wrap the environment in qfin.envs.DiscreteActions with the same values)")
     rng = np.random.default_rng([seed, _ACTION_STREAM])
     seeds = [int(np.random.SeedSequence([seed, j]).generate_state(1)[0]) for j in range(len(envs))]
-    states: list[list[np.ndarray]] = [[] for _ in range(n)]
-    actions: list[list[int]] = [[] for _ in range(n)]
-    rewards: list[list[float]] = [[] for _ in range(n)]
-    pscores: list[list[float]] = [[] for _ in range(n)]
-    done = np.zeros(n, bool)
     for start in range(0, n, len(envs)):
         ids = np.arange(start, min(start + len(envs), n))
+        m = len(ids)
+        states: list[list[np.ndarray]] = [[] for _ in range(m)]
+        actions: list[list[int]] = [[] for _ in range(m)]
+        rewards: list[list[float]] = [[] for _ in range(m)]
+        pscores: list[list[float]] = [[] for _ in range(m)]
+        done = np.zeros(m, bool)
         obs = [np.asarray(envs[j].reset(seed=seeds[j] if start == 0 else None)[0], dtype=np.float64).reshape(-1)
-               for j in range(len(ids))]
-        alive = list(range(len(ids)))
+               for j in range(m)]
+        alive = list(range(m))
         for _ in range(max_steps):
             if not alive:
                 break
@@ -79,20 +84,51 @@ def run_episodes(make_env: Callable[[], gym.Env], policy: MenuPolicy, n_episodes
             a = _sample(p, rng)
             still = []
             for row, j in enumerate(alive):
-                i = ids[j]
-                states[i].append(x[row])
-                actions[i].append(int(a[row]))
-                pscores[i].append(float(p[row, a[row]]))
+                states[j].append(x[row])
+                actions[j].append(int(a[row]))
+                pscores[j].append(float(p[row, a[row]]))
                 nxt, r, terminated, truncated, _ = envs[j].step(int(a[row]))
-                rewards[i].append(float(r))
+                rewards[j].append(float(r))
                 if terminated or truncated:
-                    done[i] = bool(terminated)
+                    done[j] = bool(terminated)
                 else:
                     obs[j] = np.asarray(nxt, dtype=np.float64).reshape(-1)
                     still.append(j)
             alive = still
         else:
             raise QfinError(f"episodes did not end within max_steps = {max_steps} steps")
+        yield ids, states, actions, pscores, rewards, done
+
+
+# Bytes per logged step while the episodes are gathered (a row view of the stacked observations, list slots and
+# Python floats for the action, pscore and reward) and once they are padded (state [d] float64, action, reward,
+# pscore, done), besides 8 bytes per observation dimension.
+_LIST_BYTES_PER_STEP = 240
+_PADDED_BYTES_PER_STEP = 25
+
+
+def run_episodes(make_env: Callable[[], gym.Env], policy: MenuPolicy, n_episodes: int, *, seed: int = 0,
+                 batch: int = 256, max_steps: int = 100_000, extra_bytes_per_step: float = 0.0) -> Episodes:
+    """Roll ``policy`` out for ``n_episodes`` episodes on copies of ``make_env()`` (a ``Discrete`` action space of
+    ``policy.n_actions`` actions and a 1-D observation).
+
+    Every step of every episode is kept, so after the first batch the memory of all ``n_episodes`` is estimated
+    from that batch's longest episode (plus ``extra_bytes_per_step`` a caller adds per step) and refused above
+    the limit (:func:`qfin.data.check_memory`) before the rest is rolled out."""
+    n = _check_episodes(n_episodes)
+    parts = []
+    for ids, states, actions, pscores, rewards, done in _rollout(make_env, policy, n, seed, batch, max_steps):
+        if ids[0] == 0:
+            h, d = max(len(r) for r in rewards), len(states[0][0])
+            per_step = _LIST_BYTES_PER_STEP + _PADDED_BYTES_PER_STEP + 16.0 * d + extra_bytes_per_step
+            check_memory(n * h * per_step, f"{n:,} logged episodes of up to {h:,} steps ({d} observation "
+                         "dimensions)", "the number of episodes (e.g. [logging] n_episodes)")
+        parts.append((states, actions, pscores, rewards, done))
+    states = [e for part in parts for e in part[0]]
+    actions = [e for part in parts for e in part[1]]
+    pscores = [e for part in parts for e in part[2]]
+    rewards = [e for part in parts for e in part[3]]
+    done = np.concatenate([part[4] for part in parts])
     length = np.array([len(r) for r in rewards], np.int64)
     h, d = int(length.max()), len(states[0][0])
     out_state = np.zeros((n, h, d))
@@ -114,7 +150,11 @@ def log_episodes(make_env: Callable[[], gym.Env], behavior: MenuPolicy, candidat
                  n_episodes: int, *, gamma: float = 1.0, seed: int = 0, batch: int = 256) -> LoggedData:
     """A logged dataset: ``n_episodes`` episodes of ``behavior`` with every candidate's propensities
     pi_e(a_t | s_t) and full action distributions at the logged states (what DM/DR and the support check need)."""
-    ep = run_episodes(make_env, behavior, n_episodes, seed=seed, batch=batch)
+    # per step besides the episode itself: the full action distribution of each candidate and of the behavior
+    # policy, the candidates' propensities, and the flattened states handed to the policies
+    k, n_actions = len(candidates), behavior.n_actions
+    extra = 8.0 * n_actions * (k + 1) + 8.0 * k
+    ep = run_episodes(make_env, behavior, n_episodes, seed=seed, batch=batch, extra_bytes_per_step=extra)
     valid = np.arange(ep.reward.shape[1])[None, :] < ep.length[:, None]
     flat = ep.state[valid]
 
@@ -138,10 +178,24 @@ def policy_returns(make_env: Callable[[], gym.Env], policies: Mapping[str, MenuP
                    progress: Callable[[], object] | None = None) -> dict[str, np.ndarray]:
     """The discounted return of every on-policy episode [n_episodes] of each policy, all on the same environment
     streams (common random numbers): episode i of two policies meets the same market path, so the differences
-    ``returns[a] - returns[b]`` are paired."""
+    ``returns[a] - returns[b]`` are paired.
+
+    Only the returns are kept (episodes are summed batch by batch), so memory is 8 bytes per episode and policy,
+    plus two such vectors for :func:`truth_table`'s paired differences; that estimate is checked against the
+    limit (:func:`qfin.data.check_memory`) before anything is rolled out."""
+    n = _check_episodes(n_episodes)
+    check_memory(8.0 * n * (len(policies) + 2), f"the on-policy returns of {len(policies)} policies x {n:,} "
+                 "episodes", "the number of ground-truth episodes (e.g. [truth] n_episodes)")
     out = {}
     for name, policy in policies.items():
-        out[name] = run_episodes(make_env, policy, n_episodes, seed=seed, batch=batch).returns(gamma)
+        g = np.empty(n)
+        for ids, _, _, _, rewards, _ in _rollout(make_env, policy, n, seed, batch, 100_000):
+            h = max(len(r) for r in rewards)
+            padded = np.zeros((len(ids), h))
+            for row, r in enumerate(rewards):
+                padded[row, :len(r)] = r
+            g[ids] = padded @ (gamma ** np.arange(h))
+        out[name] = g
         if progress is not None:
             progress()
     return out
