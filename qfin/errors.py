@@ -68,3 +68,11 @@ class MemoryLimitError(QfinError, MemoryError):
 
 
 __all__.append("MemoryLimitError")
+
+
+class TrainingDivergedError(QfinError):
+    """Training met a non-finite loss, gradient or parameter and stopped at once; the message names the stage and
+    step and where the last good checkpoint is (it is kept, never overwritten by the diverged state)."""
+
+
+__all__.append("TrainingDivergedError")

@@ -28,6 +28,11 @@ from qfin.errors import QfinError
 __all__ = ["HedgingEnv"]
 
 _OBJECTIVES = ("pnl", "entropic", "mean_variance")
+_ENTROPIC_CAP = 50.0
+"""The entropic reward is the exact exponential utility while ``risk_aversion * loss <= 50`` (a loss weighted up
+to e^50 ~ 5e21 times a gain) and its tangent line beyond, so it stays finite (within float32, which
+Stable-Baselines3's buffers store) and still falls with every extra unit of loss; ``exp`` alone overflows at
+``risk_aversion * loss > 709.78``."""
 _PREMIUM_CACHE: dict[tuple, float] = {}
 
 
@@ -40,6 +45,15 @@ class VanillaPayoff:
 
     def __call__(self, spot: np.ndarray) -> np.ndarray:
         return np.maximum(spot - self.strike, 0.0) if self.kind == "call" else np.maximum(self.strike - spot, 0.0)
+
+
+def entropic_reward(pnl: float, risk_aversion: float) -> float:
+    """Exponential utility ``(1 - exp(-a pnl)) / a`` of a terminal P&L, continued by its tangent line where
+    ``a * loss`` exceeds :data:`_ENTROPIC_CAP` (see there): finite for every finite P&L, increasing in the P&L."""
+    z = -risk_aversion * pnl  # a times the loss
+    if z <= _ENTROPIC_CAP:
+        return -math.expm1(z) / risk_aversion
+    return -(math.expm1(_ENTROPIC_CAP) + math.exp(_ENTROPIC_CAP) * (z - _ENTROPIC_CAP)) / risk_aversion
 
 
 class HedgingEnv(gym.Env):
@@ -59,7 +73,8 @@ class HedgingEnv(gym.Env):
         ``premium_paths`` paths of the model (seed 0; the zero-rate price when ``mu = 0``).
     objective : ``"pnl"`` pays the P&L increments (undiscounted sum = hedged P&L); ``"entropic"`` pays 0 until
         maturity, then the exponential utility ``(1 - exp(-risk_aversion * pnl)) / risk_aversion`` (maximising its
-        mean minimises the entropic risk of the P&L, :func:`qfin.risk.entropic_risk`); ``"mean_variance"`` pays
+        mean minimises the entropic risk of the P&L, :func:`qfin.risk.entropic_risk`; past ``risk_aversion * loss = 50``
+        it continues linearly, :func:`entropic_reward`, so huge losses give finite rewards); ``"mean_variance"`` pays
         ``pnl - risk_aversion / 2 * pnl^2`` at maturity (mean minus lambda/2 times the second moment).
     max_hedge : the action space is ``Box(-max_hedge, max_hedge)``; hedges outside it are used unclipped.
     path_batch : paths simulated at once and consumed one per episode.
@@ -204,7 +219,7 @@ class HedgingEnv(gym.Env):
         elif not terminated:
             reward = 0.0
         elif self.objective == "entropic":
-            reward = -math.expm1(-self.risk_aversion * self._pnl) / self.risk_aversion
+            reward = entropic_reward(self._pnl, self.risk_aversion)
         else:
             reward = self._pnl - 0.5 * self.risk_aversion * self._pnl ** 2
         if terminated:

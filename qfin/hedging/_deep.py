@@ -191,6 +191,8 @@ def train_hedger(market: HedgingMarket, config: HedgerConfig, premium: float = 0
             finite = bool(torch.isfinite(loss))
         if not finite:
             model.load_state_dict(good)
+            if config.checkpoint:  # it held the last multiple of 50; the docstring promises the last good ones
+                _save(good, config.checkpoint)
             result.stopped = f"non-finite loss at iteration {it}; kept the parameters of iteration {it - 1}"
             warnings.warn(f"train_hedger: {result.stopped}", RuntimeWarning, stacklevel=2)
             break
