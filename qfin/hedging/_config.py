@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
 from ..specs import SpecErrorsOnInit, parse_model, read_toml
 
@@ -21,8 +21,9 @@ class _Config(SpecErrorsOnInit, BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def replace(self, **changes: Any):
-        """A copy with ``changes`` applied and validated again."""
-        return parse_model(type(self), {**self.model_dump(), **changes}, type(self).__name__)
+        """A copy with ``changes`` applied and validated again (keys left at their defaults stay unset, so a
+        copy is refused or accepted exactly as the original was)."""
+        return parse_model(type(self), {**self.model_dump(exclude_unset=True), **changes}, type(self).__name__)
 
 
 class HedgerConfig(_Config):
@@ -54,22 +55,54 @@ class HedgerConfig(_Config):
     checkpoint: str | None = None
 
 
+# Keys of [hedger] that the comparison sets itself for every run, and where to set them instead.
+_SET_PER_RUN = {"lr": "adam_lr and kfac_lr (one learning rate per optimiser)",
+                "optimizer": "nothing: the experiment trains both 'adam' and 'kfac'",
+                "seed": "seeds (one run per seed and optimiser)"}
+# The fewest test paths for the reported statistics: cvar_99 averages the worst 1% of the test P&L, which needs
+# at least 100 paths to hold one whole path (with fewer it is the single worst path, the same number as cvar_95).
+MIN_TEST_PATHS = 100
+
+
 class ExperimentConfig(_Config):
     """Market and budget of the comparison (defaults: a few CPU minutes).
 
     maturity 30 days, daily rebalancing, ATM call on S0 = 100, 10 bp costs, entropic risk lambda = 1; the
-    ``hedger`` table holds the :class:`HedgerConfig` both optimisers start from (each with its own ``lr``).
+    ``hedger`` table holds the :class:`HedgerConfig` both optimisers start from. The experiment sets the
+    learning rate (``adam_lr``, ``kfac_lr``), the optimiser (both) and the seed (``seeds``) of every run, so
+    ``hedger.lr``, ``hedger.optimizer`` and ``hedger.seed`` are refused rather than silently ignored.
+    ``n_test`` >= 100 (the report's CVaR 99 needs a whole path in the worst 1%); ``n_train`` >= the hedger's
+    ``batch_size`` (a batch is drawn from the training paths).
     """
 
     maturity_days: StrictInt = Field(30, ge=1)
     n_train: StrictInt = Field(20_000, ge=2)
-    n_test: StrictInt = Field(10_000, ge=2)
+    n_test: StrictInt = 10_000
     strike: StrictFloat = Field(100.0, gt=0.0)
     seeds: tuple[StrictInt, ...] = Field((0, 1, 2), min_length=1)
     hedger: HedgerConfig = HedgerConfig()
     kfac_lr: StrictFloat = Field(0.05, gt=0.0)
     adam_lr: StrictFloat = Field(0.005, gt=0.0)
     ww_risk_aversion: StrictFloat = Field(100.0, gt=0.0)  # relative: gamma = 100 / S, 1 per unit of money at 100
+
+    @field_validator("n_test")
+    @classmethod
+    def _enough_test_paths(cls, n: int) -> int:
+        if n < MIN_TEST_PATHS:
+            raise ValueError(f"must be >= {MIN_TEST_PATHS} (the report's cvar_99 averages the worst 1% of the test "
+                             f"paths); got {n}")
+        return n
+
+    @model_validator(mode="after")
+    def _runs_set_their_own(self) -> ExperimentConfig:
+        for key, instead in _SET_PER_RUN.items():
+            if key in self.hedger.model_fields_set:
+                raise ValueError(f"hedger.{key} is set per run by the experiment and would be ignored; set "
+                                 f"{instead}")
+        if self.n_train < self.hedger.batch_size:
+            raise ValueError(f"n_train must be >= hedger.batch_size ({self.hedger.batch_size}): each batch is "
+                             f"drawn from the training paths; got n_train = {self.n_train}")
+        return self
 
 
 def load_experiment_config(path: str | Path) -> ExperimentConfig:

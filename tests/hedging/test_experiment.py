@@ -82,3 +82,53 @@ def test_metrics_json_writes_a_nan_figure_as_null(tmp_path, monkeypatch):
     run_hedging_experiment(cfg, tmp_path / "run")
     text = (tmp_path / "run" / "metrics.json").read_text()
     assert "NaN" not in text and json.loads(text)["strategies"]["no hedge"]["pnl_sharpe"] is None
+
+
+@pytest.mark.parametrize("key,value,instead", [("lr", 1e8, "adam_lr and kfac_lr"), ("optimizer", "kfac", "both"),
+                                               ("seed", 3, "seeds")])
+def test_hedger_keys_the_experiment_sets_per_run_are_refused(tmp_path, key, value, instead):
+    # hedger.lr = 1e8 used to train bit-identically to the default: each run took adam_lr / kfac_lr instead
+    from qfin.errors import SpecError
+    from qfin.hedging import load_experiment_config
+
+    (tmp_path / "c.toml").write_text(f"[hedger]\n{key} = {value!r}\n".replace("'", '"'))
+    with pytest.raises(SpecError, match=rf"c\.toml: hedger\.{key} is set per run by the experiment and would be "
+                                        rf"ignored; set .*{instead}"):
+        load_experiment_config(tmp_path / "c.toml")
+    with pytest.raises(SpecError, match=rf"^ExperimentConfig: hedger\.{key} is set per run"):
+        ExperimentConfig(hedger=HedgerConfig(**{key: value}))
+    # a copy keeps the keys it left at their defaults unset, so replace() is not refused for them
+    cfg = ExperimentConfig(n_test=200, hedger=HedgerConfig(iterations=3))
+    assert cfg.replace(n_test=300).n_test == 300 and cfg.replace(hedger=cfg.hedger.replace(hidden=2)).hedger.hidden == 2
+
+
+def test_each_optimiser_trains_with_its_own_learning_rate(tmp_path, monkeypatch):
+    import qfin.hedging._experiment as experiment
+
+    used = []
+    real = experiment.train_hedger
+
+    def spy(market, config, **kwargs):
+        used.append((config.optimizer, config.lr, config.seed))
+        return real(market, config, **kwargs)
+
+    monkeypatch.setattr(experiment, "train_hedger", spy)
+    cfg = ExperimentConfig(maturity_days=5, n_train=256, n_test=128, seeds=(0, 4), adam_lr=0.002, kfac_lr=0.03,
+                           hedger=HedgerConfig(iterations=2, batch_size=64, hidden=4))
+    run_hedging_experiment(cfg, tmp_path / "run")
+    assert used == [("adam", 0.002, 0), ("kfac", 0.03, 0), ("adam", 0.002, 4), ("kfac", 0.03, 4)]
+
+
+def test_too_few_paths_for_the_reported_statistics_are_refused(tmp_path):
+    from qfin.errors import SpecError
+    from qfin.hedging import load_experiment_config
+
+    for text, match in (("n_test = 1\n", r"n_test: must be >= 100 \(the report's cvar_99 averages the worst 1% of "
+                                          r"the test paths\); got 1"),
+                        ("n_test = 99\n", "n_test: must be >= 100"),
+                        ("n_train = 500\n", r"n_train must be >= hedger.batch_size \(1024\): each batch is drawn "
+                                            r"from the training paths; got n_train = 500")):
+        (tmp_path / "c.toml").write_text(text)
+        with pytest.raises(SpecError, match=r"c\.toml: " + match):
+            load_experiment_config(tmp_path / "c.toml")
+    assert ExperimentConfig(n_test=100, n_train=64, hedger=HedgerConfig(batch_size=64)).n_test == 100
