@@ -23,7 +23,7 @@ from qfin.backtests._spec import (
     signal_params,
 )
 from qfin.backtests._strategies import STRATEGIES
-from qfin.data import MarketPanel, staged_output, strict_json
+from qfin.data import MarketPanel, check_output_dir, config_hash, staged_output, strict_json
 from qfin.errors import DataValidationError, SpecError
 from qfin.progress import progress_bar
 from qfin.strategy import strategy_params
@@ -71,10 +71,11 @@ class BacktestResult:
         """Write metrics.json, equity.parquet and the report into ``out_dir``, all or nothing.
 
         Everything is written into a temporary sibling folder that replaces ``out_dir`` only when complete. An
-        existing ``out_dir`` is replaced only if it holds a previous qfin run (a metrics.json) or is empty.
-        Non-finite metrics (a Sharpe of a flat curve) are written as null.
+        existing ``out_dir`` is replaced only if it is empty or holds an earlier qfin backtest output and nothing
+        else (its ``.qfin-manifest.json``, :func:`qfin.data.staged_output`). Non-finite metrics (a Sharpe of a flat
+        curve) are written as null.
         """
-        with staged_output(out_dir, OUTPUT_MARKER) as staging:
+        with staged_output(out_dir, "backtest", spec_hash=config_hash(self.spec)) as staging:
             self.equity_frame().write_parquet(staging / "equity.parquet")
             if self.spec.report.plots:
                 from qfin.backtests._report import write_report
@@ -139,8 +140,10 @@ def run_backtest(spec: BacktestSpec | dict[str, Any] | str | Path, out_dir: str 
     ``spec`` is a :class:`BacktestSpec`, a dict of its keys, or a path to a TOML file. Weight strategies are
     invested at the first bar of the period and rebalanced at the last bar of each ``rebalance`` period;
     signal strategies trade whenever their signal changes. With ``out_dir`` the outputs are written (see
-    :meth:`BacktestResult.write`).
+    :meth:`BacktestResult.write`); ``out_dir`` is checked before any work (:func:`qfin.data.check_output_dir`).
     """
+    if out_dir is not None:
+        check_output_dir(out_dir, "backtest")
     if isinstance(spec, (str, Path)):
         spec = load_spec(spec)
     elif isinstance(spec, dict):

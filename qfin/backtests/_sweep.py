@@ -13,7 +13,7 @@ import numpy as np
 from qfin.backtests._metrics import METRIC_NAMES, equity_metrics
 from qfin.backtests._run import SIGNAL_STRATEGIES, evaluation_period, load_market, run_backtest, run_sma_grid
 from qfin.backtests._spec import BacktestSpec, StrategySpec, signal_params
-from qfin.data import staged_output, strict_json
+from qfin.data import config_hash, staged_output, strict_json
 from qfin.errors import SpecError
 
 __all__ = ["SweepResult", "parse_grid", "run_sweep"]
@@ -65,9 +65,13 @@ class SweepResult:
 
         return pl.DataFrame(self.rows)
 
-    def write(self, out_dir: str | Path) -> Path:
-        """Write sweep.csv, sweep.json and, for a 2-D grid, heatmap.png into ``out_dir``, all or nothing."""
-        with staged_output(out_dir, "sweep.json") as staging:
+    def write(self, out_dir: str | Path, spec_hash: str | None = None) -> Path:
+        """Write sweep.csv, sweep.json and, for a 2-D grid, heatmap.png into ``out_dir``, all or nothing
+        (:func:`qfin.data.staged_output`, kind "sweep"; ``spec_hash`` of the spec and grid, by default of the grid
+        points and ranking)."""
+        points = [{name: row[name] for name in self.params} for row in self.rows]
+        spec_hash = spec_hash or config_hash({"params": self.params, "points": points, "sort_by": self.sort_by})
+        with staged_output(out_dir, "sweep", spec_hash=spec_hash) as staging:
             self.frame().write_csv(staging / "sweep.csv")
             if len(self.params) == 2:
                 _heatmap(self, staging / "heatmap.png")

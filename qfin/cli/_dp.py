@@ -22,9 +22,12 @@ def solve_command(
     """Print the optimal objective value, the stock-augmented policy on the states it reaches, and draw the
     optimal return distribution beside the risk-neutral one; writes OUT/<spec>.html (value, policy, figure) and
     OUT/<spec>.png."""
-    from qfin.dp import solve_spec, write_solve_report
+    from qfin.data import check_output_dir, config_hash
+    from qfin.dp import load_spec, solve_spec, write_solve_report
 
     printer = console()
+    page = out / f"{spec.stem}.html"
+    check_output_dir(out, "dp", files=[page.name, page.with_suffix(".png").name])  # before the work, not after it
     result, neutral, rows, _ = solve_spec(spec)
     printer.rule(f"{spec.name}: {type(result.objective).__name__}")
     printer.print(f"optimal value {result.value:.6g} (start stock c0 = {result.initial_stock:g}); risk-neutral "
@@ -35,5 +38,5 @@ def solve_command(
         table.add_row(str(row["t"]), str(row["state"]), f"{row['stock']:.4g}", str(row["action"]),
                       f"{row['probability']:.4f}")
     printer.print(table)
-    page = write_solve_report(out / f"{spec.stem}.html", result, neutral, rows, title=spec.name)
+    page = write_solve_report(page, result, neutral, rows, title=spec.name, spec_hash=config_hash(load_spec(spec)))
     printer.print(f"report: {page}; return distributions: {page.with_suffix('.png')}")

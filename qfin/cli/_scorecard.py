@@ -20,7 +20,7 @@ def build_command(
                                          "file with one row per applicant."),
     target: str = typer.Option(..., "--target", "-t", help="The 0/1 target column (1 = bad, 0 = good)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for report.html, the CSV tables, metrics.json and "
-                                                      "the charts (replaced only if it holds an earlier report)."),
+                                                      "the charts (replaced only if empty or an earlier scorecard)."),
     protected: list[str] = typer.Option([], "--protected", "-p",
                                         help="Protected attribute, repeatable: COL, COL<NUMBER (numeric: below "
                                              "NUMBER is the group) or COL~TEXT (levels containing TEXT)."),

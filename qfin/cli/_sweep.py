@@ -26,9 +26,13 @@ def sweep_command(
     """Sweep a grid of strategy parameters over SPEC and print the ranked table."""
     from qfin.backtests import load_spec
     from qfin.backtests._sweep import parse_grid, run_sweep
+    from qfin.data import check_output_dir, config_hash
 
     parsed = load_spec(spec)
-    result = run_sweep(parsed, parse_grid(grid), strategy=strategy, backend=backend, n_workers=workers,
+    points = parse_grid(grid)
+    if out is not None:
+        check_output_dir(out, "sweep")  # before the work, not after it
+    result = run_sweep(parsed, points, strategy=strategy, backend=backend, n_workers=workers,
                        address=address, sort_by=sort)
     table = Table(title=f"{parsed.name}: {len(result.rows)} grid points, ranked by {sort}"
                         + (" (vectorised)" if result.vectorised else f" ({backend})"), box=box.SIMPLE_HEAD)
@@ -41,7 +45,8 @@ def sweep_command(
     out_console = console()
     out_console.print(table)
     if out is not None:
-        result.write(out)
+        result.write(out, spec_hash=config_hash({"spec": parsed, "grid": points, "strategy": strategy,
+                                                 "sort_by": sort}))
         out_console.print(f"wrote {out}/sweep.csv" + (f", {out}/heatmap.png" if len(result.params) == 2 else ""))
 
 

@@ -6,7 +6,7 @@ Synthetic markets live in the subpackage ``qfin.data.simulate`` (imported on its
 from ._datasets import DatasetInfo, dataset_info, import_bars, list_datasets, load_dataset, qfin_home
 from ._io import atomic_path, read_bars, read_prices, to_prices, write_parquet
 from ._memory import check_memory, memory_limit_bytes
-from ._output import staged_output, strict_json
+from ._output import MANIFEST, check_output_dir, config_hash, read_manifest, recorded_files, staged_output, strict_json
 from ._panel import PANEL_FIELDS, MarketPanel, price_panel
 from ._schemas import BARS_COLUMNS, BARS_SCHEMA, PRICE_FIELDS
 from ._splits import Fold, TimeSplit, time_split, walk_forward_folds
@@ -16,6 +16,7 @@ from ._validation import TIMESTAMP_FORMATS, validate_bars, validate_prices
 __all__ = [
     "BARS_COLUMNS",
     "BARS_SCHEMA",
+    "MANIFEST",
     "PANEL_FIELDS",
     "PRICE_FIELDS",
     "TIMESTAMP_FORMATS",
@@ -25,6 +26,8 @@ __all__ = [
     "TimeSplit",
     "atomic_path",
     "check_memory",
+    "check_output_dir",
+    "config_hash",
     "dataset_info",
     "import_bars",
     "list_datasets",
@@ -33,8 +36,10 @@ __all__ = [
     "memory_limit_bytes",
     "qfin_home",
     "read_bars",
+    "read_manifest",
     "read_prices",
     "read_table",
+    "recorded_files",
     "staged_output",
     "strict_json",
     "time_split",

@@ -194,8 +194,10 @@ def import_bars(path: str | os.PathLike[str], name: str, *, symbol: str | None =
                 overwrite: bool = False) -> Path:
     """Validate a bars file with :func:`read_bars` and store it as ``qfin_home()/data/<name>.parquet``.
 
-    The file is written atomically: a file that fails validation, or a write that fails, leaves nothing
-    behind (and an existing dataset untouched).
+    The file is written atomically (a hidden temporary name, renamed over the target when complete): a file that
+    fails validation, or a write that fails, leaves nothing behind and an existing dataset untouched. A process
+    killed mid-write leaves at most a hidden ``.<name>.tmp-*.parquet``, which is never listed or loaded and is
+    removed by the next import of ``name``.
 
     Parameters
     ----------
@@ -224,4 +226,7 @@ def import_bars(path: str | os.PathLike[str], name: str, *, symbol: str | None =
         raise DataValidationError(f"import_bars: dataset {name!r} already exists at {target}; pass overwrite=True "
                                   "(CLI: --overwrite) to replace it.", rule="dataset_exists")
     bars = read_bars(path, symbol=symbol)
+    for stale in target.parent.glob(f".{name}.tmp-*"):  # what an import of the same name killed mid-write left
+        if stale.is_file() and not stale.is_symlink():
+            stale.unlink(missing_ok=True)
     return write_parquet(bars, target, metadata={_SOURCE_KEY: str(Path(path).resolve())})

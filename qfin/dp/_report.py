@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from qfin import report
+from qfin.data import check_output_dir, recorded_files
 from qfin.dp._exact import DPResult
 
 __all__ = ["plot_return_distributions", "return_distributions_png", "write_solve_report"]
@@ -37,9 +38,19 @@ def plot_return_distributions(result: DPResult, neutral: DPResult, path: str | P
     return path
 
 
+def report_files(path: str | Path) -> list[str]:
+    """The names :func:`write_solve_report` writes for the HTML file ``path``: the page and its PNG."""
+    path = Path(path)
+    return [path.name, path.with_suffix(".png").name]
+
+
 def write_solve_report(path: str | Path, result: DPResult, neutral: DPResult, rows: Sequence[dict], *,
-                       title: str) -> Path:
+                       title: str, spec_hash: str | None = None) -> Path:
     """Write the HTML report of one solved problem at ``path`` and its figure at ``path`` with suffix ``.png``.
+
+    The folder is not qfin's: other files in it stay, and the two files are written only if each is absent or
+    was written there by qfin dp before (recorded in the folder's ``.qfin-manifest.json``,
+    :func:`qfin.data.recorded_files`); anything else is refused before a byte is written.
 
     Parameters
     ----------
@@ -48,8 +59,10 @@ def write_solve_report(path: str | Path, result: DPResult, neutral: DPResult, ro
     result, neutral : the optimal and the risk-neutral :class:`DPResult` (from :func:`qfin.dp.solve_spec`).
     rows : the policy rows (t, state, stock, action, probability) on the states the policy reaches.
     title : the page heading, e.g. the spec's file name.
+    spec_hash : the hash of the problem spec (:func:`qfin.data.config_hash`), recorded in the manifest.
     """
     path = Path(path)
+    check_output_dir(path.parent, "dp", files=report_files(path))
     png = return_distributions_png(result, neutral)
     objective = type(result.objective).__name__
     summary = [("objective", _describe(result.objective)), ("method", result.method),
@@ -71,7 +84,8 @@ def write_solve_report(path: str | Path, result: DPResult, neutral: DPResult, ro
         report.heading("Return distribution"),
         report.image(png, "optimal and risk-neutral return distributions",
                      f"Law of the return G under the optimal policy ({objective}) and the risk-neutral one"))
-    return report.write_page(path, document, {path.with_suffix(".png").name: png})
+    with recorded_files(path.parent, "dp", report_files(path), spec_hash=spec_hash):
+        return report.write_page(path, document, {path.with_suffix(".png").name: png})
 
 
 def _describe(objective: object) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..data import staged_output, strict_json
+from ..data import check_output_dir, config_hash, staged_output, strict_json
 from ..data.simulate import HestonParams, hedging_pnl, heston
 from ..risk import entropic_risk, expected_shortfall, sharpe_ratio
 from ._baselines import (
@@ -84,7 +84,9 @@ def run_hedging_experiment(cfg: ExperimentConfig, out_dir: str | Path, params: H
     """Train Adam and K-FAC hedgers per seed, evaluate every strategy on one test bank, write JSON + HTML.
 
     ``out_dir`` receives ``metrics.json`` and ``report.html`` together once everything is computed (staged and
-    renamed: an interrupted run leaves no partial folder; an earlier run's folder is replaced)."""
+    renamed: an interrupted run leaves no partial folder; only an empty folder or an earlier hedge output is
+    replaced, :func:`qfin.data.staged_output`). ``out_dir`` is checked before the training starts."""
+    check_output_dir(out_dir, "hedge")
     params = params or historical_heston()
     hcfg = cfg.hedger
     train = _market(params, cfg, cfg.n_train, 10_000)
@@ -153,7 +155,7 @@ def run_hedging_experiment(cfg: ExperimentConfig, out_dir: str | Path, params: H
                    "strategies": results, "speed": speed, "paired_entropic": paired,
                    "runs": {opt: [{k: v for k, v in r.items() if k not in ("losses", "seconds")} for r in runs[opt]]
                          for opt in runs}}
-    with staged_output(out_dir, "metrics.json") as staging:
+    with staged_output(out_dir, "hedge", spec_hash=config_hash({"config": cfg, "params": params})) as staging:
         (staging / "metrics.json").write_text(strict_json(summary))
         _report(staging, summary, pnls, hedges, test, runs)
     return summary

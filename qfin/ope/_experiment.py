@@ -38,7 +38,7 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from qfin.data import staged_output, strict_json
+from qfin.data import check_output_dir, config_hash, staged_output, strict_json
 from qfin.envs import EnvPreset, load_preset, make_env
 from qfin.errors import SpecError
 from qfin.progress import progress_bar
@@ -147,7 +147,10 @@ def run_ope_experiment(spec: str | Path | OPESpec, out_dir: str | Path | None = 
                        progress: bool = True) -> OPERun:
     """Run the experiment a spec describes (module docstring); with ``out_dir`` write ``truth.parquet``,
     ``estimates.parquet``, ``metrics.parquet``, ``topk.png``, ``report.html``, ``ope.json`` (the spec and the
-    truth) and ``logged/dataset_<k>.parquet``, all or nothing."""
+    truth) and ``logged/dataset_<k>.parquet``, all or nothing (:func:`qfin.data.staged_output`, kind "ope");
+    ``out_dir`` is checked before any work."""
+    if out_dir is not None:
+        check_output_dir(out_dir, "ope")
     if not isinstance(spec, OPESpec):
         spec, base = load_ope_spec(spec)
     base = Path(".") if base is None else base
@@ -193,7 +196,7 @@ def run_ope_experiment(spec: str | Path | OPESpec, out_dir: str | Path | None = 
                  f"(s.e. {truth['behavior'][1]:.2g}); largest candidate s.e. "
                  f"{max(s for c, (_, s) in truth.items() if c != 'behavior'):.2g}; {resolved} of {gaps.height} "
                  "adjacent true values differ by more than 2 paired s.e.")
-        with staged_output(out_dir, OUTPUT_MARKER) as staging:
+        with staged_output(out_dir, "ope", spec_hash=config_hash(spec)) as staging:
             write_report(staging, table, title=spec.title, notes=notes, truth=truth_frame)
             truth_frame.write_parquet(staging / "truth.parquet")
             estimates.write_parquet(staging / "estimates.parquet")

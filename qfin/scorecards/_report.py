@@ -19,8 +19,8 @@ import numpy as np
 import polars as pl
 
 from qfin import report
-from qfin.data import staged_output, strict_json
-from qfin.errors import DataValidationError, QfinError
+from qfin.data import check_output_dir, config_hash, staged_output, strict_json
+from qfin.errors import DataValidationError
 from qfin.scorecards._binning import StumpBinner
 from qfin.scorecards._fairness import fairness_frontier, fairness_iv
 from qfin.scorecards._monitoring import discrimination, stability_report
@@ -30,7 +30,7 @@ __all__ = ["build_scorecard"]
 
 ENCODINGS = ("woe", "onehot", "stumps")
 EPSILONS = (np.inf, 0.02, 0.015, 0.01, 0.005, 0.002, 0.001)
-MARKER = "report.html"  # an existing --out folder is replaced only if empty or holding an earlier report
+MARKER = "report.html"
 
 
 def build_scorecard(frame: pl.DataFrame, target: str, out_dir: str | Path, protected: Sequence[str] = (),
@@ -43,7 +43,8 @@ def build_scorecard(frame: pl.DataFrame, target: str, out_dir: str | Path, prote
         every column other than ``target`` is a feature, protected ones included, as in the paper's baseline).
     target : name of the 0/1 column, 1 = bad/event, 0 = good (both classes present, no missing values).
     out_dir : folder to write; built in a hidden sibling folder and renamed into place only when complete. An
-        existing folder is replaced only when it is empty or holds an earlier report (``report.html``).
+        existing folder is replaced only when it is empty or holds an earlier scorecard output and nothing else
+        (its ``.qfin-manifest.json``, :func:`qfin.data.staged_output`); checked before any work.
     protected : protected attributes, each ``"COL"`` (numeric: below the median vs the rest; otherwise the modal
         level vs the rest), ``"COL<NUMBER"`` (numeric: value < NUMBER is the group) or ``"COL~TEXT"`` (levels
         containing TEXT are the group). Given, IV_fair of the score per attribute and the fairness frontier (of the
@@ -65,9 +66,7 @@ def build_scorecard(frame: pl.DataFrame, target: str, out_dir: str | Path, prote
     """
     protected = [protected] if isinstance(protected, str) else list(protected)
     groups, group_names = _validate(frame, target, protected, test_size, n_boot)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / MARKER).exists())):
-        raise QfinError(f"{out_dir} exists and is not a scorecard report (no {MARKER}); choose another output folder")
+    out_dir = check_output_dir(out_dir, "scorecard")
 
     from sklearn.model_selection import train_test_split
 
@@ -111,7 +110,9 @@ def build_scorecard(frame: pl.DataFrame, target: str, out_dir: str | Path, prote
               "iv_fair_score": fair_score, "protected": group_names, "frontier_feature": frontier_feature,
               "n_train": len(ytr), "n_test": len(yte), "seed": seed}
 
-    with staged_output(out_dir, "metrics.json") as staging:
+    settings = {"target": target, "protected": protected, "seed": seed, "test_size": test_size, "n_boot": n_boot,
+                "title": title, "columns": frame.columns, "rows": frame.height}
+    with staged_output(out_dir, "scorecard", spec_hash=config_hash(settings)) as staging:
         _write(staging, result, models, Xte, yte, card, iv, points, stab, frontier, frontier_feature,
                group_names, title or f"Scorecard for {target}")
     return result

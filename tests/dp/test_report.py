@@ -22,7 +22,7 @@ def test_report_shows_value_policy_and_figure(solved, tmp_path):
     result, neutral, rows, _ = solved
     page_path = write_solve_report(tmp_path / "liquidation.html", result, neutral, rows, title="<liquidation>")
     assert page_path == tmp_path / "liquidation.html"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["liquidation.html", "liquidation.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".qfin-manifest.json", "liquidation.html", "liquidation.png"]
     page = page_path.read_text(encoding="utf-8")
     assert "&lt;liquidation&gt;: ProbabilityOfTarget" in page and "<liquidation>" not in page
     assert "<tr><th>optimal value</th><td>0.5</td></tr>" in page  # the brute-force optimum (test_spec.py)

@@ -70,7 +70,7 @@ def test_shipped_spec_end_to_end_scaled_down(tmp_path):
     result = run_ope_experiment(OPESpec.model_validate(raw), tmp_path / "run", base=SHIPPED.parent, progress=False)
     out = tmp_path / "run"
     assert {p.name for p in out.iterdir()} == {"truth.parquet", "estimates.parquet", "metrics.parquet", "topk.png",
-                                               "report.html", "ope.json", "logged"}
+                                               "report.html", "ope.json", "logged", ".qfin-manifest.json"}
     assert len(list((out / "logged").iterdir())) == 5
     assert result.estimates.height == 5 * 12 * 7  # datasets x candidates x estimators
     truth = result.truth.sort("value", descending=True)["candidate"].to_list()

@@ -35,7 +35,8 @@ def test_outputs_and_figures(built, german):
     out, result = built
     names = {p.name for p in out.iterdir()}
     expected = {"metrics.json", "iv_table.csv", "points_table.csv", "frontier.csv", "stability.csv", "roc.png",
-                "frontier.png", "stability.png", "report.html"} | {f"woe_{c}.png" for c in FEATURES}
+                "frontier.png", "stability.png", "report.html", ".qfin-manifest.json"}
+    expected |= {f"woe_{c}.png" for c in FEATURES}
     assert names == expected
     assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(result))
     assert result["n_train"] + result["n_test"] == german.height and result["n_test"] == 300
@@ -128,7 +129,7 @@ def test_refuses_to_replace_a_foreign_folder(german, tmp_path):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
-    with pytest.raises(QfinError, match="not a scorecard report"):
+    with pytest.raises(QfinError, match="holds no qfin manifest"):
         build_scorecard(german.select("duration_in_month", "target"), "target", out)
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["mine"]
