@@ -101,6 +101,9 @@ def _accepts(kind: str) -> str:
 
 
 def _check_location(out: Path, kind: str, owns: bool) -> None:
+    if owns and out.name in ("", ".", ".."):  # the swap renames the folder itself: it needs a name in its parent
+        raise QfinError(f"{str(out) or '.'!s}: give the {kind} output folder by name (e.g. ./run), not as '.' or "
+                        "'..'; " + _accepts(kind))
     if out.is_symlink():
         raise QfinError(f"{out} is a symbolic link (to {os.readlink(out)}); {_accepts(kind)} in a real folder, never "
                         "through a link: give the link's target or another path")

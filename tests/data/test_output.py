@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -329,3 +330,12 @@ def test_recorded_files_refuse_another_writers_folder(tmp_path):
     with pytest.raises(QfinError, match="holds a qfin backtest output; qfin writes dp files only"):
         with recorded_files(tmp_path / "run", "dp", ["p.html"]):
             pass
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_an_out_folder_without_a_name_is_refused(tmp_path, monkeypatch, name):
+    from qfin.data import check_output_dir
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(QfinError, match=r"give the backtest output folder by name \(e\.g\. \./run\)"):
+        check_output_dir(Path(name), "backtest")
