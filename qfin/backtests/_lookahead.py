@@ -18,7 +18,7 @@ import numpy as np
 from qfin.data import MarketPanel
 from qfin.errors import QfinError
 from qfin.progress import progress_bar
-from qfin.strategy import StrategyFitError
+from qfin.strategy import StrategyFitError, WeightStrategy
 
 __all__ = ["LookaheadError", "LookaheadReport", "check_lookahead", "perturb_after"]
 
@@ -68,7 +68,11 @@ def perturb_after(panel: MarketPanel, bar: int, rng: np.random.Generator, scale:
 
 
 def _weights_changes(strategy, panel: MarketPanel, bars: np.ndarray, rng, tick) -> list[tuple[int, int, float]]:
-    """(decision, bar, change) for each decision of a weight strategy that moved under the perturbation."""
+    """(decision, bar, change) for each decision of a weight strategy that moved under the perturbation, or whose
+    targets in the backtest (``decide``, which a strategy may compute in one pass) differ from its decision on
+    the window ending at the bar."""
+    fast = type(strategy).decide is not WeightStrategy.decide
+    in_backtest = strategy.decide(panel, bars) if fast else None
     moved = []
     for k, bar in enumerate(bars):
         try:
@@ -78,6 +82,8 @@ def _weights_changes(strategy, panel: MarketPanel, bars: np.ndarray, rng, tick) 
             continue  # a fit that fails on the real data is the backtest's business, not the check's
         scrambled = strategy.weights_at(perturb_after(panel, int(bar), rng).window(int(bar)))
         change = float(np.max(np.abs(np.asarray(scrambled) - np.asarray(honest))))
+        if fast:
+            change = max(change, float(np.max(np.abs(in_backtest[k] - honest))))
         if not change <= _ATOL:
             moved.append((k, int(bar), change))
         tick()

@@ -318,3 +318,5 @@ class PolicyStrategy(WeightStrategy):
 for _cls in (EqualWeight, BuyAndHold, InverseVolatility, MinimumVariance, MaximumSharpe, RiskParity,
              HierarchicalRiskParity):
     register_strategy(_cls.kind, _cls)
+
+from qfin.backtests import _python, _signal_rules  # noqa: E402, F401 (register kinds "python" and "signal")
