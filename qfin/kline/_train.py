@@ -1,10 +1,15 @@
 """Pre-training of the tokenizer and then the model, with checkpoints and exact resume.
 
 A checkpoint folder holds ``config.json`` (the :class:`KlineTrainConfig`), ``tokenizer.pt`` and ``model.pt``
-(state dicts), ``optimizer.pt`` and ``progress.json`` (stage, step, loss history). Every file is written to a
-temporary name and renamed. Loading uses ``torch.load(weights_only=True)``. Mini-batches are drawn by a
-numpy ``Generator`` seeded with ``(seed, stage, step)``, so a run interrupted and resumed gives the same
-weights as one that never stopped.
+(state dicts), ``optimizer.pt`` and ``progress.json`` (stage, step, loss history). The folder is one unit: each
+checkpoint is written whole into a staging folder beside it and swapped in by one atomic exchange
+(:func:`qfin.data._output.staged_checkpoint`), so a kill at any instant leaves the folder holding all five files of
+one step, never a mix of two. Loading uses ``torch.load(weights_only=True)`` and refuses non-finite weights.
+Mini-batches are drawn by a numpy ``Generator`` seeded with ``(seed, stage, step)``, so a run interrupted and
+resumed gives the same weights as one that never stopped.
+
+A non-finite loss, gradient norm or parameter stops training at once with :class:`TrainingDivergedError`, before
+the diverged state can reach a checkpoint: the folder keeps the last good one.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import CheckpointError, SpecError
+from ..errors import CheckpointError, SpecError, TrainingDivergedError
 from ._config import KlineTrainConfig
 from ._corpus import KlineCorpus, Windows
 from ._model import KlineModel
@@ -45,20 +50,35 @@ def build_corpus(config: KlineTrainConfig) -> KlineCorpus:
     return corpus
 
 
-def _save(obj, path: Path) -> None:
-    from ..data import atomic_path
+def _write_checkpoint(out: Path, config: KlineTrainConfig, tok: KlineTokenizer, model: KlineModel,
+                      opt_state: dict, state: dict) -> None:
+    """All five files of one step, written into a staging folder and swapped in as one unit."""
+    from ..data._output import staged_checkpoint
 
-    with atomic_path(path) as tmp:
-        if path.suffix == ".json":
-            Path(tmp).write_text(json.dumps(obj, indent=2))
-        else:
-            torch.save(obj, tmp)
+    with staged_checkpoint(out) as staging:
+        (staging / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
+        torch.save({k: v.cpu() for k, v in tok.state_dict().items()}, staging / "tokenizer.pt")
+        torch.save({k: v.cpu() for k, v in model.state_dict().items()}, staging / "model.pt")
+        torch.save(opt_state, staging / "optimizer.pt")
+        (staging / "progress.json").write_text(json.dumps(state, indent=2))
 
 
 def _load_state(module: torch.nn.Module, path: Path, what: str) -> None:
     if not path.exists():
         raise CheckpointError(f"{path}: missing {what} weights; the checkpoint folder is incomplete")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # damaged or foreign file; torch's own message would suggest weights_only=False
+        raise CheckpointError(f"{path}: not a readable {what} state dict ({type(exc).__name__}); expected the "
+                              "tensors torch.save wrote for `qfin kline train`") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: holds a {type(state).__name__}, not a {what} state dict")
+    bad = [k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point() and not bool(
+        torch.isfinite(v).all())]
+    if bad:
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise CheckpointError(f"{path}: the {what} weights hold NaN or infinite values ({bad[0]}{more}); the run "
+                              "that wrote them diverged: retrain with a lower lr, or load an earlier checkpoint")
     try:
         module.load_state_dict(state)
     except RuntimeError as exc:
@@ -126,14 +146,21 @@ def train_kline(config: KlineTrainConfig, out_dir: str | Path | None = None, res
     tok, model = KlineTokenizer(config.tokenizer), KlineModel(config.model)
     state = {"stage": "tokenizer", "step": 0, "history": []}
     opt_state = None
+    saved_at = None  # (stage, step) of the checkpoint in ``out``, named if training diverges
+    if out is not None:
+        from ..data._output import recover_checkpoint
+
+        recover_checkpoint(out)
     if out is not None and resume and (out / "progress.json").exists():
         _, tok, model = load_kline(out, config)
         state = json.loads((out / "progress.json").read_text())
+        saved_at = (state["stage"], state["step"])
         if (out / "optimizer.pt").exists():
             opt_state = torch.load(out / "optimizer.pt", map_location="cpu", weights_only=True)
-    elif out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        _save(config.to_dict(), out / "config.json")
+    elif out is not None and out.exists() and (not out.is_dir() or (
+            any(out.iterdir()) and not (out / "config.json").exists())):
+        raise CheckpointError(f"{out} exists and is not a K-line checkpoint folder (no config.json); it would be "
+                              "replaced by the first checkpoint: choose another --out, or an empty folder")
 
     corpus = corpus if corpus is not None else build_corpus(config)
     train = corpus.windows("train", config.lookback, config.horizon, config.stride, config.clip)
@@ -143,12 +170,21 @@ def train_kline(config: KlineTrainConfig, out_dir: str | Path | None = None, res
     model.to(device)
 
     def checkpoint(opt) -> None:
+        nonlocal saved_at
         if out is None:
             return
-        _save({k: v.cpu() for k, v in tok.state_dict().items()}, out / "tokenizer.pt")
-        _save({k: v.cpu() for k, v in model.state_dict().items()}, out / "model.pt")
-        _save(opt.state_dict() if opt is not None else {}, out / "optimizer.pt")
-        _save(state, out / "progress.json")
+        _write_checkpoint(out, config, tok, model, opt.state_dict() if opt is not None else {}, state)
+        saved_at = (state["stage"], state["step"])
+
+    def diverged(stage: str, steps: int, what: str) -> TrainingDivergedError:
+        if out is None:
+            kept = "nothing was saved (no out_dir)"
+        elif saved_at is None:
+            kept = f"no checkpoint was written to {out} yet"
+        else:
+            kept = f"the last good checkpoint ({saved_at[0]} stage, step {saved_at[1]}) is kept in {out}"
+        return TrainingDivergedError(f"K-line {stage} training diverged at step {state['step'] + 1} of {steps}: "
+                                     f"{what} is not finite (lr {config.lr:g}); {kept}. Lower lr and train again")
 
     for stage_id, (stage, net, steps) in enumerate(
             [("tokenizer", tok, config.tokenizer_steps), ("model", model, config.model_steps)]):
@@ -175,10 +211,15 @@ def train_kline(config: KlineTrainConfig, out_dir: str | Path | None = None, res
                     loss, parts = tok.loss(torch.from_numpy(train.z)[idx].to(device))
                 else:
                     loss, parts = model.loss(tr_c[idx], tr_f[idx], tr_cal[idx])
+                if not bool(torch.isfinite(loss)):
+                    raise diverged(stage, steps, f"the loss ({loss.item()})")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                if not bool(torch.isfinite(torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0))):
+                    raise diverged(stage, steps, "the gradient norm")
                 opt.step()
+                if not _finite_parameters(net):
+                    raise diverged(stage, steps, "a parameter after the update")
                 state["step"] += 1
                 done_here += 1
                 if bar is not None:
@@ -195,6 +236,11 @@ def train_kline(config: KlineTrainConfig, out_dir: str | Path | None = None, res
         state["stage"], state["step"] = STAGES[stage_id + 1], 0
         checkpoint(None)
     return TrainResult(config, tok.cpu().eval(), model.cpu().eval(), state, out)
+
+
+@torch.no_grad()
+def _finite_parameters(net: torch.nn.Module) -> bool:
+    return bool(torch.stack([torch.isfinite(p).all() for p in net.parameters()]).all())
 
 
 @torch.no_grad()
