@@ -1,18 +1,21 @@
 """Agents on disk: a checkpoint folder holds ``config.json`` (what to rebuild: algorithm, environment preset,
 policy, counters) and ``params.pt`` (the torch state dicts of the policy and its optimizers, loaded with
 ``torch.load(weights_only=True)``, so loading never unpickles code), plus ``data.parquet`` when the
-environment was built on an in-memory price frame, and ``replay_buffer.npz`` (an off-policy agent's transitions,
-see :mod:`._replay`) in the checkpoints a training run resumes from.
+environment was built on an in-memory price frame, ``replay_buffer.npz`` (an off-policy agent's transitions,
+see :mod:`._replay`) in the checkpoints a training run resumes from, and ``resume.json`` (the torch, numpy and
+environment random states, JSON) where a training checkpoint fell on an episode boundary of every environment, so
+the resumed run repeats exactly what the uninterrupted one did.
 
-A checkpoint is written into a temporary sibling folder and swapped in whole, so a run killed while saving
-leaves the previous checkpoint intact.
+A checkpoint is one unit: it is written whole into a staging folder beside it and swapped in by one atomic exchange
+(:func:`qfin.data._output.staged_checkpoint`), so at every instant the folder holds one complete checkpoint, the
+previous or the new, and a run killed while saving leaves the previous checkpoint intact. Loading refuses a
+checkpoint whose parameters hold NaN or infinite values.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
@@ -29,6 +32,7 @@ __all__ = ["ALGOS", "Agent", "load_agent"]
 
 FORMAT = "qfin.agents/1"
 CONFIG_FILE, PARAMS_FILE, DATA_FILE, REPLAY_FILE = "config.json", "params.pt", "data.parquet", "replay_buffer.npz"
+RESUME_FILE = "resume.json"
 
 
 def _algo_classes() -> dict[str, Any]:
@@ -147,38 +151,35 @@ class Agent:
         action, _ = self.model.predict(observation, deterministic=deterministic)
         return action
 
-    def save(self, path: str | Path, replay_buffer: bool = False) -> Path:
-        """Write the checkpoint folder ``path`` (config.json, params.pt, data.parquet) atomically.
+    def save(self, path: str | Path, replay_buffer: bool = False, resume_state: dict[str, Any] | None = None) -> Path:
+        """Write the checkpoint folder ``path`` (config.json, params.pt, data.parquet) as one unit.
 
         ``replay_buffer`` also writes an off-policy model's replay buffer (replay_buffer.npz), which a resumed
-        training run needs; an agent kept for acting does not.
+        training run needs; an agent kept for acting does not. ``resume_state`` (JSON: random states) is written as
+        resume.json, for a training run to continue exactly.
         """
         import torch
+
+        from qfin.data._output import staged_checkpoint
 
         from ._replay import save_replay_buffer
 
         path = Path(path)
-        staging = path.with_name(path.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
         model = self.model
         _, variables = model._get_torch_save_params()
-        torch.save({"params": model.get_parameters(),
-                    "variables": {name: attrgetter(name)(model).detach().clone() for name in variables}},
-                   staging / PARAMS_FILE)
         config = {**self.config, "num_timesteps": int(model.num_timesteps),
                   "n_updates": int(getattr(model, "_n_updates", 0)), "episode_num": int(model._episode_num)}
-        (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2))
-        if self.data is not None:
-            self.data.write_parquet(staging / DATA_FILE)
-        if replay_buffer and getattr(model, "replay_buffer", None) is not None:
-            save_replay_buffer(model.replay_buffer, staging / REPLAY_FILE)
-        old = path.with_name(path.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if path.exists():
-            path.rename(old)
-        staging.rename(path)
-        shutil.rmtree(old, ignore_errors=True)
+        with staged_checkpoint(path) as staging:
+            torch.save({"params": model.get_parameters(),
+                        "variables": {name: attrgetter(name)(model).detach().clone() for name in variables}},
+                       staging / PARAMS_FILE)
+            (staging / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+            if self.data is not None:
+                self.data.write_parquet(staging / DATA_FILE)
+            if replay_buffer and getattr(model, "replay_buffer", None) is not None:
+                save_replay_buffer(model.replay_buffer, staging / REPLAY_FILE)
+            if resume_state is not None:
+                (staging / RESUME_FILE).write_text(json.dumps(resume_state))
         self.config, self.path = config, path
         return path
 
@@ -211,6 +212,22 @@ def _checkpoint_dir(path: Path) -> Path:
         if (path / sub / CONFIG_FILE).is_file():
             return path / sub
     raise CheckpointError(f"{path}: not a qfin agent checkpoint (no {CONFIG_FILE} in it, nor in best/ or last/)")
+
+
+def _check_finite(params: dict[str, Any], path: Path) -> None:
+    """Refuse parameters (or optimizer moments) holding NaN or infinity: the run that saved them diverged."""
+    import torch
+
+    for group, tensors in params.items():
+        flat = tensors.get("state", {}) if isinstance(tensors, dict) and "state" in tensors else tensors
+        items = ((f"{group}.{k}", v) for k, v in flat.items()) if isinstance(flat, dict) else ()
+        for name, value in items:
+            values = value.values() if isinstance(value, dict) else [value]
+            for v in values:
+                if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all()):
+                    raise CheckpointError(f"{path}: {name} holds NaN or infinite values; the run that saved it "
+                                          "diverged: train again with a lower learning_rate, or load another "
+                                          "checkpoint")
 
 
 def load_agent(path: str | Path, env_config: Any = None, env: Any = None, replay_buffer: bool = False) -> Agent:
@@ -263,6 +280,7 @@ def load_agent(path: str | Path, env_config: Any = None, env: Any = None, replay
     model = new_model(config, agent_env)
     try:
         state = torch.load(path / PARAMS_FILE, map_location="cpu", weights_only=True)
+        _check_finite(state["params"], path / PARAMS_FILE)
         model.set_parameters(state["params"], exact_match=True, device="cpu")
         with torch.no_grad():
             for name, value in state["variables"].items():
