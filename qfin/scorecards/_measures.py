@@ -15,24 +15,37 @@ Uncertainty (the two samples are independent multinomials with G and B trials):
   Var = Var_p(grad_p) / G + Var_q(grad_q) / B, where Var_p(v) = sum p_i v_i^2 - (sum p_i v_i)^2: the weights
   (p_i - q_i) vary with the sample as well as the WoE.
 - ``std_error_fixed_weights``: the paper's SE, the weights (p_i - q_i) held fixed: Var = sum_i (p_i - q_i)^2
-  (1/(G p_i) + 1/(B q_i)). It understates the spread (about half the variance); kept for comparison only.
+  (1/(G p_i) + 1/(B q_i)). It understates the spread: in simulation (tests/scorecards) it is about half the
+  Monte Carlo standard deviation of the estimate (0.45-0.8 of it, so a quarter to two thirds of the variance);
+  kept for comparison only.
 - At J = 0 the gradient vanishes, so the test of "no signal" uses the chi-square result instead:
   J / (1/G + 1/B) ~ chi2(k - 1) under p = q (k bins), giving ``statistic`` and ``p_value``.
 - ``bias``: the second-order delta-method bias 1/2 tr(H Sigma) =
   sum_i [(1 + q_i/p_i)(1 - p_i) / G + (1 + p_i/q_i)(1 - q_i) / B] / 2, which is (k - 1)(1/G + 1/B) under the
   null; ``value_bias_corrected = value - bias`` (may be negative when the signal is weak).
-- ``conf_int(level)``: value -/+ z * std_error, clipped at 0.
+- ``interval(level)`` (and ``ci_low``/``ci_high``, its 95% ends; ``conf_int(level)`` by default): a
+  non-central chi-square inversion, deterministic (no resampling). Under local alternatives the statistic
+  T = J / (1/G + 1/B) is non-central chi2(k - 1, lambda) with lambda = J_true / (1/G + 1/B) (the Pitman
+  asymptotics of the chi-square divergence statistics; Read & Cressie 1988, "Goodness-of-Fit Statistics for
+  Discrete Multivariate Data", ch. 4); the interval is {J = lambda (1/G + 1/B) : T lies within the central
+  ``level`` of ncx2(k - 1, lambda)}, and its lower end is 0 when T is not significant at (1 - level)/2. Near
+  zero signal the delta method fails, as the gradient vanishes: with 2 bins at IV 0.005-0.008 and 700/300
+  observations its 95% interval covered 85-89% in simulation, and its s.e. was 0.73-0.89 of the bootstrap SD
+  on German-credit features with IV 0.006-0.009; the inversion keeps 95% there and at IV 0.3 (tests/scorecards,
+  400 seeded replications per case).
+- ``conf_int(level, method="delta")``: value -/+ z * std_error, clipped at 0 (fine for a strong signal only).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy import stats
+from scipy import optimize, stats
 
 from qfin.errors import DataValidationError
 from qfin.risk.divergence import jeffreys_divergence
@@ -55,6 +68,8 @@ class DivergenceResult:
     n_zero_cells : number of empty (bin, class) cells before smoothing.
     smoothing : the pseudo-count added to every cell.
     table : per-bin polars DataFrame (bin, count, and the per-class counts, shares, woe, contribution).
+    scale : 1/n1 + 1/n2 of the two sample sizes (statistic = value / scale).
+    ci_low, ci_high : the 95% non-central chi-square interval (:meth:`interval`).
     """
 
     value: float
@@ -68,18 +83,72 @@ class DivergenceResult:
     n_zero_cells: int
     smoothing: float
     table: pl.DataFrame = field(repr=False)
+    scale: float = field(default=math.nan, repr=False)
 
-    def conf_int(self, level: float = 0.95) -> tuple[float, float]:
-        """Two-sided delta-method interval value -/+ z * std_error, clipped at 0.
+    def interval(self, level: float = 0.95) -> tuple[float, float]:
+        """Two-sided ``level`` interval for the divergence by non-central chi-square inversion (module notes).
 
-        Centred on the plain estimate: in simulation (tests/scorecards) that covers better than centring on
-        the bias-corrected value, whose correction over-shoots once the smoothing shrinkage is counted.
+        Returns (low, high) in nats: the J = lambda * scale whose ncx2(dof, lambda) puts the observed statistic
+        within its central ``level``; low is 0 when the statistic is not significant at (1 - level) / 2.
         """
-        if not 0 < level < 1:
-            raise ValueError(f"level must lie in (0, 1), e.g. 0.95; got {level!r}")
+        _check_level(level)
+        if self.dof < 1 or not self.scale > 0:
+            return 0.0, 0.0  # one bin: the divergence is 0 by definition
+        tail = (1.0 - level) / 2.0
+        lo = _invert_noncentral(self.statistic, self.dof, tail, upper=False)
+        hi = _invert_noncentral(self.statistic, self.dof, tail, upper=True)
+        return lo * self.scale, hi * self.scale
+
+    @property
+    def ci_low(self) -> float:
+        """Lower end of the 95% interval (:meth:`interval`)."""
+        return self.interval(0.95)[0]
+
+    @property
+    def ci_high(self) -> float:
+        """Upper end of the 95% interval (:meth:`interval`)."""
+        return self.interval(0.95)[1]
+
+    def conf_int(self, level: float = 0.95, method: str = "noncentral") -> tuple[float, float]:
+        """Two-sided interval: ``"noncentral"`` (default, :meth:`interval`) or ``"delta"``, value -/+ z *
+        std_error clipped at 0, which loses its coverage near zero signal (module notes).
+
+        The delta interval is centred on the plain estimate: in simulation (tests/scorecards) that covers better
+        than centring on the bias-corrected value, whose correction over-shoots once the smoothing shrinkage is
+        counted.
+        """
+        if method == "noncentral":
+            return self.interval(level)
+        if method != "delta":
+            raise ValueError(f"method must be 'noncentral' or 'delta'; got {method!r}")
+        _check_level(level)
         z = stats.norm.ppf(0.5 + level / 2)
         centre = self.value
-        return max(centre - z * self.std_error, 0.0), centre + z * self.std_error
+        return float(max(centre - z * self.std_error, 0.0)), float(centre + z * self.std_error)
+
+
+def _check_level(level: Any) -> None:
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)) or not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), e.g. 0.95; got {level!r}")
+
+
+def _invert_noncentral(statistic: float, dof: int, tail: float, upper: bool) -> float:
+    """The non-centrality lambda >= 0 with P(ncx2(dof, lambda) <= statistic) = tail (upper end) or
+    P(ncx2(dof, lambda) >= statistic) = tail (lower end); 0 when even lambda = 0 goes past it."""
+    t = max(float(statistic), 0.0)
+
+    def excess(lam: float) -> float:  # decreasing in lambda for the upper end, increasing for the lower
+        if upper:
+            return (stats.ncx2.cdf(t, dof, lam) if lam > 0 else stats.chi2.cdf(t, dof)) - tail
+        return (stats.ncx2.sf(t, dof, lam) if lam > 0 else stats.chi2.sf(t, dof)) - tail
+
+    at_zero = excess(0.0)
+    if (upper and at_zero <= 0.0) or (not upper and at_zero >= 0.0):
+        return 0.0
+    hi = t + dof + 10.0 * math.sqrt(t + dof) + 10.0  # mean dof + lambda, sd ~ 2 sqrt(lambda): far past it
+    while (excess(hi) > 0.0) if upper else (excess(hi) < 0.0):
+        hi *= 2.0
+    return float(optimize.brentq(excess, 0.0, hi, xtol=1e-12 * max(1.0, hi), rtol=1e-10))
 
 
 def _check_smoothing(smoothing: Any) -> float:
@@ -134,7 +203,7 @@ def _divergence(p_counts: np.ndarray, q_counts: np.ndarray, a: float, labels: li
                            std_error_fixed_weights=float(np.sqrt(var_fixed)), bias=float(bias),
                            value_bias_corrected=float(value - bias), statistic=float(statistic), dof=int(dof),
                            p_value=p_value, n_zero_cells=int((p_counts == 0).sum() + (q_counts == 0).sum()),
-                           smoothing=a, table=pl.DataFrame())
+                           smoothing=a, table=pl.DataFrame(), scale=float(scale))
     return res, p, q
 
 
@@ -262,7 +331,8 @@ def information_value(bins: Any, y: Any, smoothing: float = 0.5) -> DivergenceRe
 
     Returns
     -------
-    DivergenceResult with ``.value``, ``.std_error``, ``.p_value``, ``.conf_int()`` and ``.table``
+    DivergenceResult with ``.value``, ``.std_error``, ``.p_value``, ``.interval(level)`` (``.ci_low``,
+    ``.ci_high``: the 95% non-central chi-square interval) and ``.table``
     (per bin: bin, count, good, bad, event_rate, good_share, bad_share, woe, iv).
     """
     yy = binary_target(y)
@@ -280,7 +350,8 @@ def psi(expected_counts: Any, actual_counts: Any, smoothing: float = 0.5,
     """Population stability index between two count vectors over the same bins.
 
     PSI = sum_i (a_i - e_i) ln(a_i / e_i) over smoothed shares = the Jeffreys divergence (symmetric in the two
-    samples). ``p_value`` tests "same distribution": PSI / (1/n + 1/m) ~ chi2(B - 1).
+    samples). ``p_value`` tests "same distribution": PSI / (1/n + 1/m) ~ chi2(B - 1); ``interval(level)``
+    (``ci_low``/``ci_high``) inverts the non-central chi-square of the same statistic (module notes).
 
     Parameters
     ----------
