@@ -15,6 +15,8 @@ the diverged state can reach a checkpoint: the folder keeps the last good one.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,9 +52,13 @@ def build_corpus(config: KlineTrainConfig) -> KlineCorpus:
     return corpus
 
 
+CHECKPOINT_FILES = ("config.json", "tokenizer.pt", "model.pt", "optimizer.pt", "progress.json")
+
+
 def _write_checkpoint(out: Path, config: KlineTrainConfig, tok: KlineTokenizer, model: KlineModel,
                       opt_state: dict, state: dict) -> None:
-    """All five files of one step, written into a staging folder and swapped in as one unit."""
+    """All five files of one step, written into a staging folder and swapped in as one unit. Anything else in the
+    folder (``qfin kline evaluate``'s evaluation.json and .html, a user's notes) moves along, never deleted."""
     from ..data._output import staged_checkpoint
 
     with staged_checkpoint(out) as staging:
@@ -61,6 +67,24 @@ def _write_checkpoint(out: Path, config: KlineTrainConfig, tok: KlineTokenizer, 
         torch.save({k: v.cpu() for k, v in model.state_dict().items()}, staging / "model.pt")
         torch.save(opt_state, staging / "optimizer.pt")
         (staging / "progress.json").write_text(json.dumps(state, indent=2))
+        if out.is_dir():
+            for entry in out.iterdir():
+                if entry.name not in CHECKPOINT_FILES:
+                    _carry_over(entry, staging / entry.name)
+
+
+def _carry_over(entry: Path, target: Path) -> None:
+    """``entry`` at ``target`` too: hard links where the filesystem allows (no copying), else copies."""
+    def link_or_copy(src, dst) -> None:
+        try:
+            os.link(src, dst, follow_symlinks=False)
+        except OSError:
+            shutil.copy2(src, dst, follow_symlinks=False)
+
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.copytree(entry, target, symlinks=True, copy_function=link_or_copy)
+    else:
+        link_or_copy(entry, target)
 
 
 def _load_state(module: torch.nn.Module, path: Path, what: str) -> None:

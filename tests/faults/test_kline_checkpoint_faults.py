@@ -156,3 +156,17 @@ def test_a_checkpoint_write_that_raises_keeps_the_previous_one(tmp_path, monkeyp
     assert _leftovers(out) == []  # the failed staging folder was removed
     resumed = train_kline(CFG, out, progress=False, corpus=sp500_corpus)
     _assert_same_weights(resumed, reference)
+
+
+def test_files_beside_the_checkpoint_survive_its_swaps(tmp_path, sp500_corpus):
+    """``qfin kline evaluate`` writes evaluation.json into the checkpoint folder, a user may keep notes there: every
+    later checkpoint (each one a fresh folder swapped in) carries them along."""
+    out = tmp_path / "ckpt"
+    train_kline(CFG, out, progress=False, corpus=sp500_corpus, stop_after=3)
+    (out / "evaluation.json").write_text('{"msft": 1}')
+    (out / "notes").mkdir()
+    (out / "notes" / "run.txt").write_text("lr sweep, 2nd try")
+    train_kline(CFG, out, progress=False, corpus=sp500_corpus)
+    assert json.loads((out / "progress.json").read_text())["stage"] == "done"
+    assert (out / "evaluation.json").read_text() == '{"msft": 1}'
+    assert (out / "notes" / "run.txt").read_text() == "lr sweep, 2nd try"
