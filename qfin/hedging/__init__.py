@@ -7,11 +7,15 @@
   ``HedgerConfig(model="mlp")``, pfhedge's MLP shape) and the
   Adam vs K-FAC comparison (:func:`run_hedging_experiment`, what a ``qfin hedge`` command would call).
   Every P&L comes from :func:`qfin.data.simulate.hedging_pnl`.
+- Payoffs of whole paths (:class:`Vanilla`, :class:`Spread`, :class:`Digital`, :class:`AsianOption`,
+  :class:`LookbackOption`, :class:`BarrierOption`; defined in :mod:`qfin.data.simulate`) and their Monte Carlo
+  prices with control variates (:func:`mc_price`).
 
 The deep hedger and the experiment (torch) load on first use, so pricing alone never imports torch.
 """
 
 from qfin._lazy import lazy_names
+from qfin.data.simulate import AsianOption, BarrierOption, Digital, LookbackOption, Spread, Vanilla
 
 from ._baselines import (
                          HedgingMarket,
@@ -26,8 +30,11 @@ from ._baselines import (
 from ._black_scholes import bs_delta, bs_gamma, bs_price, bs_vega, implied_vol
 from ._calibration import HestonCalibration, calibrate_heston, heston_from_history
 from ._heston import FellerWarning, heston_delta, heston_price, heston_probabilities
+from ._mc_price import MCPrice, mc_price
 
 __all__ = [
+                         "AsianOption", "BarrierOption", "Digital", "LookbackOption", "MCPrice", "Spread", "Vanilla",
+                         "mc_price",
                          "ExperimentConfig",
                          "FellerWarning",
                          "HedgerConfig",

@@ -8,6 +8,8 @@
 - :func:`hedging_pnl`: P&L of a short option hedged with the underlying (numpy or differentiable torch);
   :func:`hedging_step_pnl` its per-step increments.
 - :func:`regime_switching`: Markov regime-switching GBM; :func:`stationary_distribution` of its chain.
+- Payoffs of whole paths: :class:`Vanilla`, :class:`Spread`, :class:`Digital`, :class:`AsianOption`,
+  :class:`LookbackOption`, :class:`BarrierOption`; :func:`check_payoff` for a user's callable.
 
 Column 0 of every price array is ``s0``; time is in years with ``dt = maturity / n_steps`` (GARCH counts
 periods). Randomness comes only from ``seed`` (an int or a ``numpy.random.Generator``).
@@ -18,11 +20,19 @@ from ._gbm import gbm
 from ._hedging import HedgingPnL, hedging_increment, hedging_pnl, hedging_step_pnl, hedging_terminal
 from ._heston import HestonParams, heston
 from ._jumps import merton_jump
+from ._payoffs import AsianOption, BarrierOption, Digital, LookbackOption, Spread, Vanilla, check_payoff
 from ._regimes import regime_switching, stationary_distribution
 
 __all__ = [
+    "AsianOption",
+    "BarrierOption",
+    "Digital",
     "HedgingPnL",
     "HestonParams",
+    "LookbackOption",
+    "Spread",
+    "Vanilla",
+    "check_payoff",
     "garch",
     "gbm",
     "hedging_increment",
