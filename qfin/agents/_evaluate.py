@@ -98,9 +98,8 @@ def evaluate(agents: dict[str, Any], spec: dict[str, Any], benchmark: str = "equ
 
         raise SpecError(f"benchmark {benchmark!r} is not a strategy of the spec; strategies: {', '.join(result.runs)}")
 
-    def returns(name: str) -> np.ndarray:
-        equity = result.runs[name].equity
-        return equity[1:] / equity[:-1] - 1.0
+    def returns(name: str) -> np.ndarray:  # as the metrics see them: from the initial cash, up to a ruin
+        return result.returns(name)
 
     summary = summarize_seeds({name: returns(name) for name in agents}, returns(benchmark),
                               periods_per_year=result.spec.periods_per_year)

@@ -11,7 +11,7 @@ from qfin._lazy import lazy_names
 _WHERE = {
     "Fees": "_engine", "SignalsRun": "_engine", "WeightsRun": "_engine", "run_signals": "_engine",
     "run_weights": "_engine",
-    "METRIC_NAMES": "_metrics", "equity_metrics": "_metrics",
+    "METRIC_NAMES": "_metrics", "equity_metrics": "_metrics", "path_returns": "_metrics",
     "BacktestPlan": "_run", "BacktestResult": "_run", "StrategyRun": "_run", "backtest_plan": "_run",
     "load_market": "_run", "run_backtest": "_run",
     "LookaheadError": "_lookahead", "LookaheadReport": "_lookahead", "check_lookahead": "_lookahead",

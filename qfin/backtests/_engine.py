@@ -7,6 +7,11 @@ fill price against the trade (buy at px (1 + s), sell at px (1 - s)) and so fold
 
 Both engines loop over trades only (never over bars): between trades holdings are constant, so values over a
 stretch of bars are one matrix-vector product.
+
+Ruin (as backtesting.py's broker: equity <= 0 closes everything, sets cash to 0 and ends the run): the first bar at
+which the portfolio is worth nothing or less, at a close or at a fill price before trading, is the ruin bar. From it
+on the value is 0, nothing is held and no further trade fills; the records carry that bar (``ruin_bar``, -1 if the
+run survived) so the runner can flag it.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ class WeightsRun(NamedTuple):
     trade_bars : [R] bar index at which each trade filled.
     turnover : [R] traded value / value before the trade (buys plus sells) for each trade.
     costs : [R] money paid in fees, slippage and fixed costs at each trade.
+    ruin_bar : first bar at which the value was <= 0 (equity is 0 and weights all cash from it on), or -1.
+        Trades that would have filled after it are not in ``trade_bars``, ``turnover``, ``costs``.
     """
 
     equity: np.ndarray
@@ -55,6 +62,7 @@ class WeightsRun(NamedTuple):
     trade_bars: np.ndarray
     turnover: np.ndarray
     costs: np.ndarray
+    ruin_bar: int = -1
 
 
 def _fill_bars(decision_bars: np.ndarray, n_bars: int, execution: Execution) -> np.ndarray:
@@ -94,9 +102,13 @@ def run_weights(close: np.ndarray, decision_bars: np.ndarray, target_weights: np
     costs = np.zeros(len(fill_bars))
     cash, shares = float(initial_cash), np.zeros(n_assets)
     bounds = np.append(fill_bars, n_bars)
+    ruin_bar, n_filled = -1, len(fill_bars)
     for k, bar in enumerate(fill_bars):
         price = fill_prices[bar]
         value = cash + shares @ price
+        if value <= 0.0:  # worth nothing at the fill price: ruined before this trade
+            ruin_bar, n_filled = int(bar), k
+            break
         w_prev = np.concatenate(([cash], shares * price)) / value
         w_new = targets[k]
         mu = transaction_remainder(w_prev, w_new, buy_rate, sell_rate, method=fees.method)
@@ -107,12 +119,21 @@ def run_weights(close: np.ndarray, decision_bars: np.ndarray, target_weights: np
         shares = value_after * w_new[1:] / price
         cash = value_after * w_new[0] - fees.fixed * n_traded
         costs[k] = value - value_after + fees.fixed * n_traded
-        stretch = slice(bar, bounds[k + 1])
-        held = close[stretch] * shares
-        equity[stretch] = cash + held.sum(axis=1)
-        weights[stretch, 0] = cash / equity[stretch]
-        weights[stretch, 1:] = held / equity[stretch, None]
-    return WeightsRun(equity, weights, fill_bars, turnover, costs)
+        held = close[bar: bounds[k + 1]] * shares
+        values = cash + held.sum(axis=1)
+        broke = np.flatnonzero(values <= 0.0)
+        end = int(broke[0]) if broke.size else len(values)
+        equity[bar: bar + end] = values[:end]
+        weights[bar: bar + end, 0] = cash / values[:end]
+        weights[bar: bar + end, 1:] = held[:end] / values[:end, None]
+        if broke.size:
+            ruin_bar, n_filled = int(bar) + end, k + 1
+            break
+    if ruin_bar >= 0:
+        equity[ruin_bar:] = 0.0
+        weights[ruin_bar:] = 0.0
+        weights[ruin_bar:, 0] = 1.0
+    return WeightsRun(equity, weights, fill_bars[:n_filled], turnover[:n_filled], costs[:n_filled], ruin_bar)
 
 
 class SignalsRun(NamedTuple):
@@ -121,6 +142,8 @@ class SignalsRun(NamedTuple):
     equity : [T, K] value at each close. position : [T, K] shares held at each close.
     trades : [K] number of fills per column. costs : [K] total fees paid per column.
     turnover : [K] sum over fills of traded value / portfolio value at the fill.
+    ruin_bar : [K] first bar at which a column's value was <= 0 (only a short can get there), -1 if none; from it
+        on that column's equity and position are 0 and it trades no more.
     """
 
     equity: np.ndarray
@@ -128,6 +151,7 @@ class SignalsRun(NamedTuple):
     trades: np.ndarray
     costs: np.ndarray
     turnover: np.ndarray
+    ruin_bar: np.ndarray | int = -1
 
 
 def run_signals(close: np.ndarray, exposure: np.ndarray, *, open_: np.ndarray | None = None,
@@ -162,16 +186,20 @@ def run_signals(close: np.ndarray, exposure: np.ndarray, *, open_: np.ndarray | 
     trades = np.zeros(n_cols, dtype=np.int64)
     costs = np.zeros(n_cols)
     turnover = np.zeros(n_cols)
+    ruin = np.full(n_cols, -1, dtype=np.int64)
     # A Python loop over fills only (tens per column), on scalars: cheaper than any per-bar vector pass.
     for col in range(n_cols):
         cash, shares, fees_paid, n_fills, traded = float(initial_cash), 0.0, 0.0, 0, 0.0
-        for bar in np.flatnonzero(changed[:, col]):
-            fill_bar = bar + shift
+        fills = np.flatnonzero(changed[:, col]) + shift
+        for i, fill_bar in enumerate(fills):
             if fill_bar >= n_bars:
                 break
             price = fill_prices[fill_bar]
-            target = exposure[bar, col]
+            target = exposure[fill_bar - shift, col]
             value = cash + shares * price
+            if value <= 0.0:  # a short worth nothing or less at the fill price: ruined before this fill
+                ruin[col] = fill_bar
+                break
             if shares != 0.0:  # close the open position first
                 proceeds = shares * price  # negative for a short: buying it back costs cash
                 fee_paid = abs(proceeds) * fee
@@ -191,13 +219,22 @@ def run_signals(close: np.ndarray, exposure: np.ndarray, *, open_: np.ndarray | 
                 shares = np.sign(target) * size
                 n_fills += 1
             cash_at[fill_bar, col], shares_at[fill_bar, col] = cash, shares
+            if shares < 0.0:  # only a short can lose more than the book: check the closes it is held over
+                held_to = min(fills[i + 1], n_bars) if i + 1 < len(fills) else n_bars
+                broke = np.flatnonzero(cash + shares * close[fill_bar: held_to] <= 0.0)
+                if broke.size:
+                    ruin[col] = fill_bar + broke[0]
+                    break
         trades[col], costs[col], turnover[col] = n_fills, fees_paid, traded
     cash_at = _forward_fill(cash_at)
     shares_at = _forward_fill(shares_at)
     equity = cash_at + shares_at * close[:, None]
+    for col in np.flatnonzero(ruin >= 0):
+        equity[ruin[col]:, col] = 0.0
+        shares_at[ruin[col]:, col] = 0.0
     if single:
-        return SignalsRun(equity[:, 0], shares_at[:, 0], trades, costs, turnover)
-    return SignalsRun(equity, shares_at, trades, costs, turnover)
+        return SignalsRun(equity[:, 0], shares_at[:, 0], trades, costs, turnover, int(ruin[0]))
+    return SignalsRun(equity, shares_at, trades, costs, turnover, ruin)
 
 
 def _forward_fill(values: np.ndarray) -> np.ndarray:

@@ -119,11 +119,13 @@ def write_report(out_dir: str | Path, *, title: str, timestamps: np.ndarray, equ
         raise QfinError(f"report folder {out_dir} does not exist; create it first (write_report writes into it)")
     times, equity_arrays, weight_arrays = _validated(timestamps, equity, weights, assets, metrics, rolling_window,
                                                      periods_per_year)
-    returns = {name: simple_returns(values) for name, values in equity_arrays.items()}
+    returns = {name: _path_returns(values) for name, values in equity_arrays.items()}
     span = (times[0], times[-1])
     use_log = log_scale and all(np.all(values > 0.0) for values in equity_arrays.values())
-    drawdowns = {name: drawdown_series(r) for name, r in returns.items()}
-    sharpes = {name: rolling_sharpe(r, rolling_window, periods_per_year) for name, r in returns.items()}
+    n_returns = times.shape[0] - 1  # after a ruin there are no returns: NaN, a gap in the lines
+    drawdowns = {name: _padded(drawdown_series, r, n_returns) for name, r in returns.items()}
+    sharpes = {name: _padded(lambda x: rolling_sharpe(x, rolling_window, periods_per_year), r, n_returns)
+               for name, r in returns.items()}
 
     figures = [
         _Figure("equity.png", "Portfolio value of each strategy" + (" (log scale)" if use_log else ""),
@@ -195,10 +197,33 @@ def _validated(timestamps, equity, weights, assets, metrics, rolling_window, per
         weight_arrays[name] = values
     for name, row in metrics.items():
         for key, value in row.items():
+            if key == "ruined" and isinstance(value, (bool, np.bool_)):
+                continue
+            if key == "ruin_date" and (value is None or isinstance(value, str)):
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
                 raise DataValidationError(f"metrics[{name!r}][{key!r}] must be a number; got {value!r}",
                                           rule="metric_value", column=key)
     return times, equity_arrays, weight_arrays
+
+
+def _path_returns(values: np.ndarray) -> np.ndarray:
+    """Bar-to-bar simple returns of a value path [T] up to its ruin: [T - 1] returns, or for a path that reaches
+    a value <= 0 at bar k (the engine holds it at 0 from there on) the k returns up to that bar, the last -100%
+    (or beyond, for a path not from the engine); past it a return is undefined."""
+    ruined = np.flatnonzero(values <= 0.0)
+    if not ruined.size:
+        return simple_returns(values)
+    end = int(ruined[0])
+    return simple_returns(values[: end + 1]) if end > 0 else np.empty(0)
+
+
+def _padded(measure, returns: np.ndarray, n_returns: int) -> np.ndarray:
+    """``measure(returns)`` followed by NaN up to ``n_returns`` entries (the bars after a ruin)."""
+    out = np.full(n_returns, np.nan)
+    if returns.size:
+        out[: returns.size] = measure(returns)
+    return out
 
 
 def _check_finite(values: np.ndarray, what: str, column: str) -> None:
@@ -391,21 +416,30 @@ def _html_page(title: str, notes: Mapping[str, str], metrics: Mapping[str, Mappi
     if not any(str(key).lower().replace("_", " ").replace("-", " ") == "generated at" for key in notes):
         notes["generated at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     columns = list(_METRIC_COLUMNS)
-    known = {key for key, _, _ in columns}
+    known = {key for key, _, _ in columns} | {"ruined", "ruin_date"}
     for row in metrics.values():
         columns += [(key, key, "plain") for key in row if key not in known]
         known.update(row)
     names = list(metrics) + [name for name in strategies if name not in metrics]
-    rows = [[str(name), *(_format_metric(metrics.get(name, {}).get(key), kind) for key, _, kind in columns)]
+    ruined = {name: metrics[name].get("ruin_date") or "yes" for name in names
+              if name in metrics and metrics[name].get("ruined")}
+    rows = [[str(name), *(_format_metric(metrics.get(name, {}).get(key), kind) for key, _, kind in columns),
+             *([ruined.get(name, "no")] if ruined else [])]
             for name in names]
+    header = ["Strategy", *(label for _, label, _ in columns), *(["Ruined on"] if ruined else [])]
+    ruin_notes = [report.paragraph(
+        f"Ruined: {name} on {date}. Its value fell to zero or below; as in backtesting.py the run ends there, the "
+        "value is held at 0 from that bar on, and its metrics cover the path up to that bar (total return -100%).")
+        for name, date in ruined.items()]
     return report.page(
         title,
         report.heading("Run"), report.notes_table(notes),
-        report.heading("Metrics"), report.table(rows, ["Strategy", *(label for _, label, _ in columns)]),
+        report.heading("Metrics"), *ruin_notes, report.table(rows, header),
         report.paragraph(
-            "Returns are bar-to-bar simple returns of portfolio value. CAGR, volatility, Sharpe and Sortino are "
-            "annualised; max drawdown is the largest fall from a running peak (negative); CVaR 95% is the mean loss "
-            "over the worst 5% of bars; Calmar is CAGR over the absolute max drawdown; turnover is annualised "
+            "Returns are simple returns of portfolio value from the initial cash (the first one is the first bar's "
+            "value over the initial cash, so the opening trade's costs count). CAGR, volatility, Sharpe and Sortino "
+            "are annualised; max drawdown is the largest fall from a running peak (negative); CVaR 95% is the mean "
+            "loss over the worst 5% of bars; Calmar is CAGR over the absolute max drawdown; turnover is annualised "
             "one-way turnover (100% = the whole book replaced once a year).", css_class="note"),
         report.heading("Figures"),
         *(report.image(figure.png, figure.caption, f"{figure.caption} ({figure.filename})") for figure in figures))

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from qfin.backtests._engine import Fees, run_signals, run_weights
-from qfin.backtests._metrics import equity_metrics
+from qfin.backtests._metrics import path_returns, strategy_metrics
 from qfin.backtests._schedule import rebalance_bars
 from qfin.backtests._signals import sma_crossover_exposure
 from qfin.backtests._spec import (
@@ -46,6 +46,7 @@ class StrategyRun:
     n_trades: int
     costs: float
     traded_fraction: float
+    ruin_bar: int = -1  # first bar with value <= 0 (equity 0 from it on), -1 if the strategy survived
 
 
 @dataclass
@@ -56,8 +57,13 @@ class BacktestResult:
     timestamps: np.ndarray
     assets: list[str]
     runs: dict[str, StrategyRun]
-    metrics: dict[str, dict[str, float]]
+    metrics: dict[str, dict[str, float | bool | str | None]]  # METRIC_NAMES, then ruined and ruin_date
     notes: dict[str, str] = field(default_factory=dict)
+
+    def returns(self, name: str) -> np.ndarray:
+        """Strategy ``name``'s returns as its metrics see them (:func:`qfin.backtests.path_returns`): from the
+        initial cash, so the first trade's costs count, and up to the ruin bar for a ruined strategy."""
+        return path_returns(self.runs[name].equity, self.spec.initial_cash)
 
     def equity_frame(self):
         """A polars frame: ``timestamp`` plus one column of portfolio value per strategy."""
@@ -121,8 +127,9 @@ def evaluation_period(market: MarketPanel, spec: BacktestSpec) -> tuple[int, int
     return first, last
 
 
-def _build_weight_strategy(item: StrategySpec):
-    """The registered strategy of ``item.kind``, its parameters checked against the kind's params model."""
+def _build_weight_strategy(item: StrategySpec, where: str | None = None):
+    """The registered strategy of ``item.kind``, its parameters checked against the kind's params model (problems
+    are one SpecError line starting with ``where``, by default the strategy's name and kind)."""
     try:
         cls = STRATEGIES[item.kind]
     except KeyError:
@@ -130,7 +137,7 @@ def _build_weight_strategy(item: StrategySpec):
         package = {"agent": "qfin.agents", "kline_forecast": "qfin.kline"}.get(item.kind)
         hint = f" (kind {item.kind!r} is registered by `import {package}`)" if package else ""
         raise SpecError(f"strategies: unknown kind {item.kind!r}; known kinds: {known}{hint}") from None
-    return cls(**{"name": item.label, **strategy_params(cls, item.table, item.where)})
+    return cls(**{"name": item.label, **strategy_params(cls, item.table, where or item.where)})
 
 
 def run_backtest(spec: BacktestSpec | dict[str, Any] | str | Path, out_dir: str | Path | None = None,
@@ -180,13 +187,15 @@ def run_backtest(spec: BacktestSpec | dict[str, Any] | str | Path, out_dir: str 
                               open_=None if open_ is None else open_[first:], execution=spec.execution, fees=fees,
                               initial_cash=spec.initial_cash)
             runs[strategy.name] = StrategyRun(strategy.name, "weights", run.equity, run.weights,
-                                              len(run.trade_bars), float(run.costs.sum()), float(run.turnover.sum()))
+                                              len(run.trade_bars), float(run.costs.sum()), float(run.turnover.sum()),
+                                              run.ruin_bar)
     for item, params in signal_items:
         runs[item.label] = _run_signal(item.label, params, market, first, last, spec)
 
-    metrics = {name: equity_metrics(run.equity, run.traded_fraction, spec.periods_per_year)
-               for name, run in runs.items()}
     timestamps = market.timestamps[first: last + 1]
+    metrics = {name: strategy_metrics(run.equity, run.traded_fraction, timestamps, spec.periods_per_year,
+                                      initial_cash=spec.initial_cash)
+               for name, run in runs.items()}
     notes = {
         "data": f"{market.source}: {len(market.assets)} asset{'s' if len(market.assets) != 1 else ''}, "
                 f"{timestamps[0].astype('M8[D]')} .. "
@@ -247,4 +256,4 @@ def _run_signal(label: str, params: SmaCrossoverParams, market: MarketPanel, fir
     grid = run_sma_grid(label, params, np.array([params.fast]), np.array([params.slow]), market, first, last, spec)
     run = grid.run
     return StrategyRun(label, "signal", run.equity[:, 0], None, int(run.trades[0]), float(run.costs[0]),
-                       float(run.turnover[0]))
+                       float(run.turnover[0]), int(run.ruin_bar[0]))

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from qfin.backtests._metrics import METRIC_NAMES, equity_metrics
+from qfin.backtests._metrics import METRIC_NAMES, strategy_metrics
 from qfin.backtests._run import SIGNAL_STRATEGIES, evaluation_period, load_market, run_backtest, run_sma_grid
 from qfin.backtests._spec import BacktestSpec, StrategySpec, signal_params
 from qfin.data import config_hash, staged_output, strict_json
@@ -142,7 +142,9 @@ def _sma_columns(spec: BacktestSpec, item: StrategySpec, points: list[dict[str, 
     fast = np.array([p.get("fast", params.fast) for p in points], dtype=np.int64)
     slow = np.array([p.get("slow", params.slow) for p in points], dtype=np.int64)
     grid = run_sma_grid(item.label, params, fast, slow, market, first, last, spec)
-    return [equity_metrics(grid.run.equity[:, k], float(grid.run.turnover[k]), spec.periods_per_year)
+    timestamps = market.timestamps[first: last + 1]
+    return [strategy_metrics(grid.run.equity[:, k], float(grid.run.turnover[k]), timestamps, spec.periods_per_year,
+                             initial_cash=spec.initial_cash)
             for k in range(len(points))]
 
 

@@ -28,5 +28,9 @@ def backtest_command(
     result = run_backtest(parsed, out_dir=out, progress=progress)
     out_console.print(metrics_table(result.metrics, title=f"{parsed.name} — {result.notes['data']}"))
     out_console.print(f"execution: {result.notes['execution']}; costs: {result.notes['costs']}")
+    for name, row in result.metrics.items():
+        if row.get("ruined"):
+            out_console.print(f"RUINED: {name} on {row['ruin_date']}: its value fell to zero or below; the run ends "
+                              "there (value 0 from that bar on) and its metrics cover the path up to it")
     report = out / "report.html"
     out_console.print(f"wrote {out}/metrics.json, {out}/equity.parquet" + (f", {report}" if report.exists() else ""))

@@ -8,7 +8,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from qfin.cli._tables import HEADERS, console, metric_cell
+from qfin.cli._tables import HEADERS, RUIN_KEYS, console, metric_cell, ruin_cell
 
 
 def sweep_command(
@@ -36,11 +36,14 @@ def sweep_command(
                        address=address, sort_by=sort)
     table = Table(title=f"{parsed.name}: {len(result.rows)} grid points, ranked by {sort}"
                         + (" (vectorised)" if result.vectorised else f" ({backend})"), box=box.SIMPLE_HEAD)
-    columns = list(result.rows[0])
+    columns = [c for c in result.rows[0] if c not in RUIN_KEYS]
+    any_ruined = any(row.get("ruined") for row in result.rows[:top])
     for column in columns:
         table.add_column(HEADERS.get(column, column), justify="right", no_wrap=True)
+    if any_ruined:
+        table.add_column("ruined", justify="right", no_wrap=True)
     for i, row in enumerate(result.rows[:top]):
-        cells = [_cell(c, row[c], c in result.params) for c in columns]
+        cells = [_cell(c, row[c], c in result.params) for c in columns] + ([ruin_cell(row)] if any_ruined else [])
         table.add_row(*cells, style="bold green" if i == 0 else None)
     out_console = console()
     out_console.print(table)

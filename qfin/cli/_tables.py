@@ -24,17 +24,31 @@ def console() -> Console:
     return Console(width=140, markup=False)
 
 
-def metric_cell(name: str, value: float) -> str:
+RUIN_KEYS = ("ruined", "ruin_date")  # metrics.json's ruin flag and date beside the metrics
+
+
+def metric_cell(name: str, value: float | None) -> str:
+    if value is None or value != value:  # NaN, or null in metrics.json: undefined (a flat curve's Sharpe)
+        return "n/a"
     return f"{value:.1%}" if name in PERCENT else f"{value:.3f}"
 
 
-def metrics_table(rows: dict[str, dict[str, float]], title: str, first_column: str = "strategy") -> Table:
-    """One row per key of ``rows`` (a strategy), one column per metric."""
+def ruin_cell(row: dict) -> str:
+    """The ruin column: the ruin date of a ruined row, else empty."""
+    return str(row.get("ruin_date") or "yes") if row.get("ruined") else ""
+
+
+def metrics_table(rows: dict[str, dict], title: str, first_column: str = "strategy") -> Table:
+    """One row per key of ``rows`` (a strategy), one column per metric; a "ruined" column (the ruin date) only when
+    some row was ruined (its value fell to <= 0)."""
     table = Table(title=title, box=box.SIMPLE_HEAD)
-    names = list(next(iter(rows.values())))
+    names = [name for name in next(iter(rows.values())) if name not in RUIN_KEYS]
+    any_ruined = any(row.get("ruined") for row in rows.values())
     table.add_column(first_column, no_wrap=True)
     for name in names:
         table.add_column(HEADERS.get(name, name), justify="right", no_wrap=True)
+    if any_ruined:
+        table.add_column("ruined", justify="right", no_wrap=True)
     for label, row in rows.items():
-        table.add_row(label, *(metric_cell(n, row[n]) for n in names))
+        table.add_row(label, *(metric_cell(n, row[n]) for n in names), *([ruin_cell(row)] if any_ruined else []))
     return table

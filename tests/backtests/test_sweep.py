@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from qfin.backtests import parse_spec, run_backtest
+from qfin.backtests import METRIC_NAMES, parse_spec, run_backtest
 from qfin.backtests._sweep import parse_grid, run_sweep
 from qfin.errors import SpecError
 
@@ -52,8 +52,9 @@ def test_vectorised_sma_sweep_equals_one_backtest_per_point():
     for row in result.rows:
         single = dict(SMA_SPEC, strategies=[{"kind": "sma_crossover", "fast": row["fast"], "slow": row["slow"]}])
         metrics = next(iter(run_backtest(single, progress=False).metrics.values()))
-        for key, value in metrics.items():
-            assert row[key] == pytest.approx(value, rel=1e-12, abs=1e-15)
+        for key in METRIC_NAMES:
+            assert row[key] == pytest.approx(metrics[key], rel=1e-12, abs=1e-15)
+        assert (row["ruined"], row["ruin_date"]) == (metrics["ruined"], metrics["ruin_date"]) == (False, None)
     sharpes = [row["sharpe"] for row in result.rows]
     assert sharpes == sorted(sharpes, reverse=True)
 
