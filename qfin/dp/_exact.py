@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from qfin.data import check_memory
 from qfin.dp._distribution import ReturnDistribution
 from qfin.dp._mdp import FiniteMDP
 from qfin.dp._objectives import Objective
@@ -51,7 +52,16 @@ class _Tables:
 def _forward_stocks(mdp: FiniteMDP, start: np.ndarray, horizon: int, q: float) -> list[dict[int, np.ndarray]]:
     """Stocks y_t reachable at each (t, s) under some policy from the start stocks at s_0."""
     ys = [{mdp.initial_state: np.unique(_snap(start, q))}]
+    fan_out = [sum(mdp._succ[s][a][0].size for a in range(mdp.n_actions)) for s in range(mdp.n_states)]
+    held = 0
     for t in range(horizon):
+        # The candidates of step t + 1 (each stock times each action's successors) are built, joined and sorted
+        # (about three float64 copies), and every table so far keeps a stock, a value and an action per entry.
+        held += sum(y.size for y in ys[t].values())
+        candidates = sum(y.size * fan_out[s] for s, y in ys[t].items())
+        check_memory(8.0 * (3 * candidates + 3 * held), f"the exact DP's stock-augmented states at step {t + 1} of "
+                     f"{horizon} ({candidates:,} candidate stocks)", "the horizon or the number of distinct rewards, "
+                     "raise atom_tol, or use method='quantile' or 'categorical'")
         g = mdp.gamma ** t
         nxt: dict[int, list[np.ndarray]] = defaultdict(list)
         for s, y in ys[t].items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 import tracemalloc
 
@@ -87,3 +88,35 @@ def test_bad_stakes_are_one_line_errors():
     for stakes in (["a"], [], "3", [1.5], [-1], [True]):
         with pytest.raises(QfinError, match="stakes must be a non-empty list of non-negative integers"):
             problems.betting(stakes=stakes)
+
+
+def test_exact_dp_whose_stocks_multiply_is_refused_at_the_step_that_would_not_fit(monkeypatch):
+    import numpy as np
+
+    from qfin.dp import FiniteMDP, achievable_returns
+
+    monkeypatch.setenv("QFIN_MEMORY_LIMIT_GB", "0.01")
+    rng = np.random.default_rng(0)
+    # distinct irrational-looking rewards on every transition: the reachable stocks grow ninefold per step
+    p = np.full((3, 3, 3), 1.0 / 3.0)
+    mdp = FiniteMDP(p, rng.normal(size=(3, 3, 3)), gamma=1.0, horizon=14)
+    msg = _refused_cheaply(lambda: solve(mdp, CVaR(0.1)),
+                           r"^needs ~0\.0\d+ GiB for the exact DP's stock-augmented states at step \d+ of 14 "
+                           r"\([\d,]+ candidate stocks\), limit 0\.01 GiB; set QFIN_MEMORY_LIMIT_GB or reduce the "
+                           r"horizon or the number of distinct rewards, raise atom_tol, or use method='quantile' or "
+                           r"'categorical'$")
+    step = int(msg.split("at step ")[1].split(" ")[0])
+    assert 4 <= step <= 8  # 9^step candidates x 48 bytes pass 10 MiB around step 6
+    with pytest.raises(MemoryLimitError, match="stock-augmented states"):
+        achievable_returns(mdp, 14)
+    monkeypatch.setenv("QFIN_MEMORY_LIMIT_GB", "4")
+    r = rng.normal(size=(3, 3, 3))
+    short = FiniteMDP(p, r, gamma=1.0, horizon=3)
+    brute = set()
+    for path in itertools.product(range(3), repeat=6):  # (a0, s1, a1, s2, a2, s3)
+        s_prev, total = 0, 0.0
+        for a, s_next in zip(path[::2], path[1::2], strict=True):
+            total += r[s_prev, a, s_next]
+            s_prev = s_next
+        brute.add(round(total, 8))
+    assert len(achievable_returns(short, 3)) == len(brute)  # nothing refused below the limit
