@@ -84,9 +84,12 @@ class StrategySpec(BaseModel):
 
 
 class SmaCrossoverParams(BaseModel):
-    """``kind = "sma_crossover"``: fast/slow simple-moving-average windows (bars), long/flat or long/short, whole
-    shares or fractional, and the traded asset (needed when the data holds several). The two switches also take
-    0/1, the spelling of ``qfin sweep --grid long_short=0,1``."""
+    """``kind = "sma_crossover"``: fast/slow simple-moving-average windows (whole bars >= 1), long/flat or
+    long/short, whole shares or fractional, and the traded asset (needed when the data holds several).
+
+    Nothing is coerced: a window is an integer (10.9 or "10" is refused, never truncated), a switch is a TOML
+    boolean or 0/1 (the spelling of ``qfin sweep --grid long_short=0,1``); "false" or "no" is refused, since a
+    string that reads as false is exactly the typo that must not turn a switch on."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
@@ -94,9 +97,25 @@ class SmaCrossoverParams(BaseModel):
     name: str | None = None
     fast: int = 10
     slow: int = 30
-    long_short: bool = Field(False, strict=False)
-    integer_shares: bool = Field(False, strict=False)
+    long_short: bool = False
+    integer_shares: bool = False
     asset: str | None = None
+
+    @field_validator("fast", "slow", mode="before")
+    @classmethod
+    def _whole_bars(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"must be a whole number of bars >= 1 (an integer such as 10), got {value!r}")
+        return value
+
+    @field_validator("long_short", "integer_shares", mode="before")
+    @classmethod
+    def _switch(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        raise ValueError(f"must be true or false (or 0 / 1), got {value!r}")
 
 
 SIGNAL_PARAMS: dict[str, type[BaseModel]] = {"sma_crossover": SmaCrossoverParams}  # the signal kinds' models

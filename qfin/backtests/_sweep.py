@@ -11,16 +11,29 @@ from typing import Any
 import numpy as np
 
 from qfin.backtests._metrics import METRIC_NAMES, strategy_metrics
-from qfin.backtests._run import SIGNAL_STRATEGIES, evaluation_period, load_market, run_backtest, run_sma_grid
-from qfin.backtests._spec import BacktestSpec, StrategySpec, signal_params
+from qfin.backtests._run import (
+    SIGNAL_STRATEGIES,
+    _build_weight_strategy,
+    evaluation_period,
+    load_market,
+    run_backtest,
+    run_sma_grid,
+)
+from qfin.backtests._spec import SIGNAL_PARAMS, BacktestSpec, StrategySpec, signal_params
 from qfin.data import config_hash, staged_output, strict_json
 from qfin.errors import SpecError
+from qfin.specs import parse_model
 
-__all__ = ["SweepResult", "parse_grid", "run_sweep"]
+__all__ = ["SweepResult", "parse_grid", "rank_rows", "run_sweep"]
+
+LOWER_IS_BETTER = ("volatility", "cvar_95", "turnover")
 
 
 def parse_grid(items: list[str]) -> dict[str, list[Any]]:
-    """Parse ``key=start:stop[:step]`` (a Python range: stop excluded) or ``key=v1,v2,...`` into value lists."""
+    """Parse ``key=start:stop[:step]`` (a Python range: stop excluded) or ``key=v1,v2,...`` into value lists.
+
+    List items are read as TOML would: an integer, else a number, else ``true``/``false``, else text. Whether a
+    value suits the key is for the strategy's params model to say (:func:`run_sweep` checks every point)."""
     grid: dict[str, list[Any]] = {}
     for item in items:
         key, sep, values = item.partition("=")
@@ -48,7 +61,20 @@ def _number(text: str) -> Any:
             return cast(text)
         except ValueError:
             pass
-    return text
+    return {"true": True, "false": False}.get(text, text)
+
+
+def rank_rows(rows: list[dict[str, Any]], sort_by: str) -> list[dict[str, Any]]:
+    """``rows`` sorted best first by ``sort_by`` (descending, except the LOWER_IS_BETTER metrics); a row whose
+    figure is undefined (NaN or None, e.g. the Sharpe ratio of a point that never traded) ranks last."""
+    sign = 1.0 if sort_by in LOWER_IS_BETTER else -1.0
+
+    def key(row: dict[str, Any]) -> tuple[bool, float]:
+        value = row[sort_by]
+        missing = value is None or bool(np.isnan(value))
+        return missing, 0.0 if missing else sign * float(value)
+
+    return sorted(rows, key=key)
 
 
 @dataclass
@@ -92,7 +118,8 @@ def run_sweep(spec: BacktestSpec, grid: dict[str, list[Any]], *, strategy: str |
         raise SpecError(f"--sort {sort_by!r}: choose one of {', '.join(METRIC_NAMES)}")
     item = _pick(spec, strategy)
     names = list(grid)
-    points = [dict(zip(names, values, strict=True)) for values in itertools.product(*grid.values())]
+    points = [_checked_point(item, dict(zip(names, values, strict=True)))
+              for values in itertools.product(*grid.values())]
     if item.kind == "sma_crossover":
         base = signal_params(item)
         points = [p for p in points if p.get("fast", base.fast) < p.get("slow", base.slow)]
@@ -107,10 +134,20 @@ def run_sweep(spec: BacktestSpec, grid: dict[str, list[Any]], *, strategy: str |
         tasks = [_point_spec(spec, item, point).model_dump(mode="json") for point in points]
         metrics = parallel.map(_run_point, tasks, backend=backend, n_workers=n_workers, address=address,
                                progress=progress, description=f"sweeping {item.label}")
-    rows = [{**point, **row} for point, row in zip(points, metrics, strict=True)]
-    descending = sort_by not in ("volatility", "cvar_95", "turnover")
-    rows.sort(key=lambda r: (-r[sort_by] if descending else r[sort_by]))
+    rows = rank_rows([{**point, **row} for point, row in zip(points, metrics, strict=True)], sort_by)
     return SweepResult(rows, names, sort_by, vectorised)
+
+
+def _checked_point(item: StrategySpec, point: dict[str, Any]) -> dict[str, Any]:
+    """``point`` checked against the strategy kind's params model before any work (one-line SpecError naming the
+    key and what it accepts), its values as the model holds them (``long_short=0`` becomes False)."""
+    where = "--grid " + " ".join(f"{k}={v}" for k, v in point.items())
+    table = {**item.table, **point}
+    if item.kind in SIGNAL_PARAMS:
+        checked = parse_model(SIGNAL_PARAMS[item.kind], table, where)
+    else:
+        checked = _build_weight_strategy(StrategySpec.model_validate(table), where)
+    return {key: getattr(checked, key) for key in point}
 
 
 def _pick(spec: BacktestSpec, strategy: str | None) -> StrategySpec:

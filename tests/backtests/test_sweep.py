@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -57,6 +58,44 @@ def test_vectorised_sma_sweep_equals_one_backtest_per_point():
         assert (row["ruined"], row["ruin_date"]) == (metrics["ruined"], metrics["ruin_date"]) == (False, None)
     sharpes = [row["sharpe"] for row in result.rows]
     assert sharpes == sorted(sharpes, reverse=True)
+
+
+def test_a_point_with_no_sharpe_ranks_last():
+    """SMA points flat through the whole of Oct-Nov 2008 (slow 40: fast never crosses above) have a flat curve and
+    no Sharpe ratio (NaN). Before issue 17 NaN compared false with everything and broke the sort: the table read
+    -0.863, nan, -2.226, nan, -1.143, nan and highlighted its first row whatever the grid held."""
+    spec = parse_spec(dict(SMA_SPEC, data={"dataset": "sp500_index", "start": "2008-10-01", "end": "2008-11-28"}))
+    result = run_sweep(spec, parse_grid(["fast=3,5,10", "slow=20,40"]), progress=False)
+    sharpes = [row["sharpe"] for row in result.rows]
+    defined = [value for value in sharpes if not math.isnan(value)]
+    assert len(defined) == 3 and all(math.isnan(value) for value in sharpes[3:])
+    assert sharpes[:3] == sorted(defined, reverse=True)
+    assert {row["slow"] for row in result.rows[3:]} == {40}
+    by_volatility = run_sweep(spec, parse_grid(["fast=3,5,10", "slow=20,40"]), sort_by="volatility", progress=False)
+    assert [row["volatility"] for row in by_volatility.rows] == sorted(row["volatility"] for row in result.rows)
+
+
+@pytest.mark.parametrize(("item", "expected"), [
+    ("fast=5.5,5.9", "--grid fast=5.5: fast: must be a whole number of bars >= 1 (an integer such as 10), got 5.5"),
+    ("long_short=0,2", "--grid long_short=2: long_short: must be true or false (or 0 / 1), got 2"),
+    ("long_short=no,yes", "long_short: must be true or false (or 0 / 1), got 'no'"),
+])
+def test_grid_values_are_checked_against_the_strategy_not_coerced(item, expected):
+    """Before issue 17 fast=5.5,5.9 ran as fast 5 twice (two rows, identical numbers)."""
+    with pytest.raises(SpecError) as info:
+        run_sweep(parse_spec(SMA_SPEC), parse_grid([item]), progress=False)
+    assert expected in str(info.value) and "\n" not in str(info.value)
+
+
+def test_grid_switch_takes_zero_one_and_true_false_as_booleans():
+    spec = parse_spec(SMA_SPEC)
+    numbers = run_sweep(spec, parse_grid(["long_short=0,1"]), n_workers=1, progress=False)
+    words = run_sweep(spec, parse_grid(["long_short=true,false"]), n_workers=1, progress=False)
+    assert sorted(row["long_short"] for row in numbers.rows) == [False, True]
+    assert all(isinstance(row["long_short"], bool) for row in numbers.rows)
+    key = {row["long_short"]: row["total_return"] for row in numbers.rows}
+    assert key == {row["long_short"]: row["total_return"] for row in words.rows}
+    assert key[True] != key[False]
 
 
 @pytest.fixture(scope="session")
