@@ -33,6 +33,8 @@ from qfin.ope._estimators import (
                                   sntis,
                                   tis,
 )
+from qfin.ope._bounds import BOUND_METHODS, confidence_interval
+from qfin.ope._distributional import ReturnCDF, kolmogorov_distance, return_cdf, weighted_cdf
 from qfin.ope._experiment import OPERun, OPESpec, load_ope_spec, run_ope_experiment
 from qfin.ope._logged import LoggedData, OPESupportWarning, check_support, load_logged, save_logged
 from qfin.ope._metrics import (
@@ -75,4 +77,5 @@ __all__ = [
     "MenuPolicy", "TargetPolicy", "DeltaHedge", "BandHedge", "ConstantHedge", "UniformPolicy", "AgentPolicy",
     "Episodes", "run_episodes", "log_episodes", "policy_returns", "policy_values", "truth_table",
     "TabularMDP", "random_tabular_mdp", "softmax_policy", "epsilon_greedy_policy", "rollout",
+    "ReturnCDF", "return_cdf", "weighted_cdf", "kolmogorov_distance", "confidence_interval", "BOUND_METHODS",
 ]

@@ -90,7 +90,7 @@ def expected_shortfall(returns: Any, level: float = 0.95) -> Any:
     return -_weighted_sorted_mean(r, _band_weights(n, 0.0, tail / n))
 
 
-def entropic_risk(pnl: Any, risk_aversion: Any) -> Any:
+def entropic_risk(pnl: Any, risk_aversion: Any, probabilities: Any = None) -> Any:
     """Entropic risk measure rho(X) = (1 / lambda) log E[exp(-lambda X)] of a P&L sample X.
 
     The exponential-utility certainty equivalent with the sign flipped (Föllmer & Schied 2002, "Convex
@@ -104,11 +104,20 @@ def entropic_risk(pnl: Any, risk_aversion: Any) -> Any:
     ----------
     pnl : [T] or [T, N] P&L samples (numpy-like or a torch tensor; gradients flow through a tensor).
     risk_aversion : lambda > 0 (a float, or a positive tensor broadcastable to [N]).
+    probabilities : optional [T] masses of the atoms ``pnl`` of a finite law (1-D numpy only; see
+        :func:`lower_tail_mean`); None: equally weighted samples.
 
     Returns
     -------
     float (or [N] array), or a tensor for tensor input.
     """
+    if probabilities is not None:
+        from scipy.special import logsumexp
+
+        x, p = _finite_law(pnl, probabilities)
+        lam = float(check_positive(risk_aversion, "risk_aversion"))
+        keep = p > 0
+        return float(logsumexp(-lam * x[keep], b=p[keep]) / lam)
     x = as_samples(pnl, "pnl")
     lam = check_positive(risk_aversion, "risk_aversion")
     xp = namespace(x, lam)
@@ -181,9 +190,9 @@ def lower_tail_mean(x: Any, alpha: float, probabilities: Any = None) -> Any:
     return _weighted_sorted_mean(x, _band_weights(x.shape[0], 0.0, alpha))
 
 
-def _lower_tail_mean_of_law(atoms: Any, probabilities: Any, alpha: float) -> float:
-    """:func:`lower_tail_mean` of the finite law with ``atoms`` and their ``probabilities``."""
-    alpha = check_fraction(alpha, "alpha", high_open=False)
+def _finite_law(atoms: Any, probabilities: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(atoms, probabilities) of a finite law as float64, checked: 1-D, one length, finite, masses >= 0 summing
+    to 1."""
     x, p = np.asarray(atoms, dtype=float), np.asarray(probabilities, dtype=float)
     if x.ndim != 1 or p.shape != x.shape:
         raise QfinError(f"a finite law needs 1-D atoms and probabilities of one length; got shapes {x.shape} "
@@ -191,6 +200,13 @@ def _lower_tail_mean_of_law(atoms: Any, probabilities: Any, alpha: float) -> flo
     if not (np.all(np.isfinite(x)) and np.all(p >= 0.0) and abs(p.sum() - 1.0) <= 1e-6):
         raise QfinError("a finite law needs finite atoms and non-negative probabilities summing to 1; got a sum "
                         f"of {p.sum()!r}")
+    return x, p
+
+
+def _lower_tail_mean_of_law(atoms: Any, probabilities: Any, alpha: float) -> float:
+    """:func:`lower_tail_mean` of the finite law with ``atoms`` and their ``probabilities``."""
+    alpha = check_fraction(alpha, "alpha", high_open=False)
+    x, p = _finite_law(atoms, probabilities)
     order = np.argsort(x, kind="stable")
     x, p = x[order], p[order]
     before = np.concatenate(([0.0], np.cumsum(p)[:-1]))
