@@ -19,6 +19,8 @@ among them.
   :func:`epsilon_greedy_policy`, :func:`rollout`.
 """
 
+from qfin.ope._bounds import BOUND_METHODS, confidence_interval
+from qfin.ope._distributional import ReturnCDF, kolmogorov_distance, return_cdf, weighted_cdf
 from qfin.ope._estimators import (
                                   ESTIMATORS,
                                   OPEEstimate,
@@ -33,8 +35,6 @@ from qfin.ope._estimators import (
                                   sntis,
                                   tis,
 )
-from qfin.ope._bounds import BOUND_METHODS, confidence_interval
-from qfin.ope._distributional import ReturnCDF, kolmogorov_distance, return_cdf, weighted_cdf
 from qfin.ope._experiment import OPERun, OPESpec, load_ope_spec, run_ope_experiment
 from qfin.ope._logged import LoggedData, OPESupportWarning, check_support, load_logged, save_logged
 from qfin.ope._metrics import (
