@@ -132,7 +132,6 @@ def _kill_points(writer: Writer, tmp: Path, n_random: int, seed: int, rerun_cli:
     assert layout.leftovers() == [], f"{writer.name}: the rerun left {layout.leftovers()} ({outcomes})"
     if writer.name == "dp":
         assert (layout.out / "notes.txt").read_text() == NOTES
-    print(writer.name, outcomes)
     return outcomes
 
 
