@@ -68,9 +68,11 @@ def _leftovers(out: Path) -> list[str]:
     return sorted(p.name for p in out.parent.iterdir() if p.name.startswith(f".{out.name}."))
 
 
-def _child(args: Path, out: Path, tmp: Path, **pause: int) -> subprocess.Popen:
+def _child(args: Path, out: Path, tmp: Path, no_exchange: bool = False, **pause: int) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "QFIN_FAULT_MARKER": str(tmp / "marker")}
     env.update({f"QFIN_FAULT_PAUSE_{k.upper()}": str(v) for k, v in pause.items()})
+    if no_exchange:
+        env["QFIN_FAULT_NO_EXCHANGE"] = "1"
     (tmp / "marker").unlink(missing_ok=True)
     return subprocess.Popen([sys.executable, str(CHILD), "kline", str(args), str(out)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -131,6 +133,21 @@ def test_sigkill_mid_write_after_swap_and_at_random_resumes_exactly(tmp_path, re
     assert resumed.progress["stage"] == "done"
     _assert_same_weights(resumed, reference)
     assert _position(out) == (2, 0) and _leftovers(out) == []  # stale staging folders were cleared
+
+
+def test_sigkill_inside_the_rename_aside_swap_puts_the_previous_checkpoint_back(tmp_path, reference, sp500_corpus):
+    """Where renameat2 is missing the old checkpoint is renamed aside before the new one is renamed in; killed
+    between the two renames, the folder is absent for an instant: the next run puts the previous one back."""
+    args = tmp_path / "config.json"
+    args.write_text(json.dumps(CFG.to_dict()))
+    out = tmp_path / "ckpt"
+    # os.replace #1 puts the first checkpoint in place; #2 moves it aside for the second; paused before #3
+    proc = _child(args, out, tmp_path, no_exchange=True, replace=3)
+    _kill_at_marker(proc, tmp_path / "marker")
+    assert not out.exists() and len(_leftovers(out)) == 2  # the old one aside and the complete new one staged
+    resumed = train_kline(CFG, out, progress=False, corpus=sp500_corpus)
+    _assert_same_weights(resumed, reference)
+    assert _leftovers(out) == []
 
 
 @pytest.mark.parametrize("nth", [1, 5, 9, 36])
