@@ -35,10 +35,10 @@ def main() -> None:
                            hedger=HedgerConfig(loss=args.loss, cost=args.cost, iterations=args.iterations,
                                                batch_size=args.batch_size))
     summary = run_hedging_experiment(cfg, args.out)
-    print(f"{'strategy':24s} {'mean':>8s} {'std':>8s} {'cvar95':>8s} {'entropic':>9s} {'costs':>7s} {'sharpe':>7s}")
+    print(f"{'strategy':24s} {'mean':>8s} {'std':>8s} {'cvar95':>8s} {'entropic':>9s} {'costs':>7s} {'P&L SR':>7s}")
     for name, m in summary["strategies"].items():
         print(f"{name:24s} {m['mean']:8.4f} {m['std']:8.4f} {m['cvar_95']:8.4f} {m['entropic']:9.4f} "
-              f"{m['costs']:7.4f} {m['sharpe']:7.4f}")
+              f"{m['costs']:7.4f} {m['pnl_sharpe']:7.4f}")
     print(json.dumps(summary["speed"], indent=1))
     print(json.dumps(summary["paired_entropic"]))
 
