@@ -147,7 +147,8 @@ def _checked_point(item: StrategySpec, point: dict[str, Any]) -> dict[str, Any]:
         checked = parse_model(SIGNAL_PARAMS[item.kind], table, where)
     else:
         checked = _build_weight_strategy(StrategySpec.model_validate(table), where)
-    return {key: getattr(checked, key) for key in point}
+    extra = getattr(checked, "params", {}) if getattr(checked, "extra_keys", None) else {}  # a user function's
+    return {key: extra[key] if key in extra else getattr(checked, key) for key in point}
 
 
 def _pick(spec: BacktestSpec, strategy: str | None) -> StrategySpec:
