@@ -26,9 +26,13 @@ def sma_crossover_exposure(close: np.ndarray, fast: np.ndarray | list[int] | int
                            long_short: bool = False) -> np.ndarray:
     """Target exposure [T, K] of SMA crossover rules, one column per (fast[k], slow[k]) pair.
 
-    Enter long when the fast SMA crosses strictly above the slow one (fast[t-1] < slow[t-1] and
-    fast[t] > slow[t]); on the opposite cross go flat (or short with ``long_short``); hold otherwise.
-    The decision at bar t uses closes up to t only.
+    Enter long when the fast SMA crosses above the slow one, on the opposite cross go flat (or short with
+    ``long_short``); hold otherwise. The decision at bar t uses closes up to t only.
+
+    A cross above at bar t is vectorbt's ``crossed_above`` (vectorbt 1.2.0, ``generic.nb.crossed_above_1d_nb``):
+    fast[t] > slow[t], fast[t-1] <= slow[t-1], and fast was strictly below slow at some bar before t. So an exact
+    tie is no side: above, tie, below is a cross below at the "below" bar (fast[t-1] < slow[t-1] alone would miss
+    it and hold the position through the cross). The cross below is the mirror image.
     """
     fast = np.atleast_1d(np.asarray(fast, dtype=np.int64))
     slow = np.atleast_1d(np.asarray(slow, dtype=np.int64))
@@ -37,8 +41,12 @@ def sma_crossover_exposure(close: np.ndarray, fast: np.ndarray | list[int] | int
     f = averages[:, inverse[: len(fast)]]
     s = averages[:, inverse[len(fast):]]
     with np.errstate(invalid="ignore"):
-        up = (f[:-1] < s[:-1]) & (f[1:] > s[1:])
-        down = (f[:-1] > s[:-1]) & (f[1:] < s[1:])
+        above, below = f > s, f < s  # both False while a window is not full (NaN)
+    # SMAs are NaN only before their windows fill, so "since the last NaN" is "since the start".
+    was_below = np.cumsum(below, axis=0)[:-1] > 0
+    was_above = np.cumsum(above, axis=0)[:-1] > 0
+    up = above[1:] & ~above[:-1] & was_below
+    down = below[1:] & ~below[:-1] & was_above
     events = np.full(f.shape, np.nan)
     events[0] = 0.0
     events[1:][up] = 1.0

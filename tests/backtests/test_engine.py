@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,16 +10,6 @@ from scipy.optimize import brentq
 from qfin.backtests._engine import Fees, run_signals, run_weights
 from qfin.backtests._signals import moving_average, sma_crossover_exposure
 from qfin.costs import transaction_remainder
-
-
-@pytest.fixture(scope="module")
-def goog() -> pd.DataFrame:
-    """GOOG daily bars 2004-08-19..2013-03-01 (2,148 bars), the file backtesting.py 0.6.6 ships (dev extra)."""
-    backtesting = pytest.importorskip("backtesting")
-    frame = pd.read_csv(Path(backtesting.__file__).parent / "test" / "GOOG.csv", index_col=0, parse_dates=True)
-    assert len(frame) == 2148
-    return frame
-
 
 # Golden final equities of SMA(10/30) long/flat, all-in, 10,000 cash. backtesting.py 0.6.6, vectorbt 1.2.0 and a
 # reference loop agree on them (issue 3).
@@ -41,6 +29,54 @@ def test_sma_crossover_matches_independent_engines_to_the_cent(goog, fee, execut
     run = run_signals(goog.Close.to_numpy(), exposure, open_=goog.Open.to_numpy(), execution=execution, fee=fee,
                       integer_shares=integer, initial_cash=10_000.0)
     assert round(run.equity[-1], 2) == final
+
+
+# SMA(5) and SMA(25) of GOOG's closes tie exactly at 2010-08-17 (both 489.242 in float64, in pandas' rolling mean
+# and qfin's alike), between fast above (08-16) and fast below (08-18): the fast SMA crosses below through a tie.
+# Long/flat, all-in with fractional shares, 10,000 cash; final equity and fills recorded (issue 17) with
+# - vectorbt 1.2.0 (pandas 3.1.1, numpy 2.4.6): MA.run + ma_crossed_above/below (its crossed_above_1d_nb: above
+#   after having been strictly below, ties in between keep that state), Portfolio.from_signals(close, entries,
+#   exits, fees=fee, init_cash=10_000), with signals fshift(1) and price=open for next_open; 89 fills, the exit on
+#   2010-08-18;
+# - backtesting.py 0.6.6: a Strategy with lib.crossover, FractionalBacktest(commission=fee, trade_on_close=
+#   execution == "close", finalize_trades=False); 44 closed trades, the exit on 2010-08-18. Its crossover is strict
+#   on both bars (series1[-2] < series2[-2]); it sees this cross because FractionalBacktest's price scaling (1e-8)
+#   leaves SMA(5) 8.5e-22 above SMA(25) at the tie. Plain Backtest (whole shares) keeps the exact tie and holds
+#   until 2010-11-16, as qfin did before issue 17: vectorbt's rule is the one with a reason, and qfin follows it.
+TIE_PEERS = [  # fee, execution, vectorbt final, backtesting.py final
+    (0.0, "next_open", 69_464.25044543936, 69_464.2504382855),
+    (0.0, "close", 79_071.02521294185, 79_071.02520359252),
+    (0.001, "next_open", 63_549.09193094162, 63_549.091918015336),
+    (0.001, "close", 72_337.81143694682, 72_337.81143000243),
+]
+
+
+@pytest.mark.parametrize(("fee", "execution", "vectorbt", "backtesting"), TIE_PEERS)
+def test_sma_cross_through_an_exact_tie_follows_vectorbt_and_backtesting(goog, fee, execution, vectorbt,
+                                                                         backtesting):
+    close = goog.Close.to_numpy()
+    tie = goog.index.get_loc(pd.Timestamp("2010-08-17"))
+    sma = moving_average(close, [5, 25])
+    assert sma[tie, 0] == sma[tie, 1] and sma[tie - 1, 0] > sma[tie - 1, 1] and sma[tie + 1, 0] < sma[tie + 1, 1]
+    exposure = sma_crossover_exposure(close, 5, 25)[:, 0]
+    assert exposure[tie] == 1.0 and exposure[tie + 1] == 0.0  # out on 2010-08-18, the bar after the tie
+    run = run_signals(close, exposure, open_=goog.Open.to_numpy(), execution=execution, fee=fee,
+                      initial_cash=10_000.0)
+    assert run.trades[0] == 89
+    assert run.equity[-1] == pytest.approx(vectorbt, rel=1e-12)
+    assert abs(run.equity[-1] - backtesting) < 0.01  # its 1e-8-share units: to the cent
+
+
+@pytest.mark.parametrize(("close", "expected"), [
+    ([2.0, 1.0, 2.0, 2.0, 1.0], [0, 0, 1, 1, 0]),  # below, above (in), tie, below: out at the "below" bar
+    ([2.0, 1.0, 1.0, 2.0, 2.0], [0, 0, 0, 1, 1]),  # below, tie, above: in at the "above" bar
+    ([1.0, 2.0, 2.0, 1.0, 1.0], [0, 0, 0, 0, 0]),  # never below first: no entry, the exit has nothing to close
+    ([2.0, 2.0, 2.0, 3.0, 2.0], [0, 0, 0, 0, 0]),  # ties from the first full window, then above: never below
+])
+def test_ties_are_no_side_of_the_cross(close, expected):
+    """SMA(1) against SMA(2) in exact binary arithmetic (halves): SMA(1) - SMA(2) = (c_t - c_{t-1}) / 2, so equal
+    closes are an exact tie; the expected exposures follow vectorbt 1.2.0's crossed_above/below rule."""
+    np.testing.assert_array_equal(sma_crossover_exposure(np.array(close), 1, 2)[:, 0], expected)
 
 
 def test_grid_columns_equal_single_runs(goog):
