@@ -345,19 +345,23 @@ def _callbacks(agent_ref: dict, out_dir: Path, checkpoint_freq: int, eval_env: A
         def evaluate(self) -> None:
             self.last_eval = self.num_timesteps
             mean, std = evaluate_policy(self.model, eval_env, n_eval_episodes=eval_episodes, deterministic=True)
-            if mean > self.best:
-                self.best = float(mean)
-                agent = agent_ref["agent"]
-                agent.config["best_eval_reward"] = self.best
-                agent.save(out_dir / "best")
-                agent.save(out_dir / "last", replay_buffer=replay_buffer,  # keep `last` the live run's checkpoint
-                           resume_state=_resume_state(self.model))
-                self.last_saved = self.saved_step = self.num_timesteps
+            improved = mean > self.best
+            self.best = max(self.best, float(mean))
             self.logger.record("eval/mean_reward", float(mean))
             self.logger.record("eval/std_reward", float(std))
             self.logger.record("eval/best_mean_reward", self.best)
-            # written now, at the step evaluated (as SB3's EvalCallback does), not at the algorithm's next dump
+            # written now, at the step evaluated (as SB3's EvalCallback does), not at the algorithm's next dump, and
+            # before the checkpoints of this step: a run killed between them resumes from an earlier step and drops
+            # this row as one it logs again, while a run resumed from them has it already
             self.logger.dump(self.num_timesteps)
+            if improved:
+                agent = agent_ref["agent"]
+                agent.config["best_eval_reward"] = self.best
+                resume_state = _resume_state(self.model)  # in best too: a kill before `last` resumes from best
+                agent.save(out_dir / "best", resume_state=resume_state)
+                agent.save(out_dir / "last", replay_buffer=replay_buffer,  # keep `last` the live run's checkpoint
+                           resume_state=resume_state)
+                self.last_saved = self.saved_step = self.num_timesteps
 
         def _on_training_end(self) -> None:
             self.unguard()

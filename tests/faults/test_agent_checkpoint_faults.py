@@ -134,8 +134,10 @@ def test_sigkill_between_best_and_last_resumes_from_the_newer_best(tmp_path):
     resumed = train_agent(out_dir=out, resume=True, **run)
     assert resumed.rewards.shape == (256, 1)  # continued from best at 256, not from step 0
     assert _step(out / "last") == 512 and _step(out / "best") >= 256
-    steps = _steps_logged(out)
-    assert steps == sorted(steps) and steps[0] == 256
+    straight = train_agent(out_dir=tmp_path / "straight", **run)
+    _assert_same_parameters(resumed.agent.model, straight.agent.model.get_parameters())
+    assert _steps_logged(out) == _steps_logged(tmp_path / "straight")
+    assert resumed.best_eval_reward == straight.best_eval_reward  # and the validation row at 256 was not lost
 
 
 def test_a_checkpoint_write_that_raises_keeps_the_previous_one(tmp_path, monkeypatch, uninterrupted):
