@@ -280,6 +280,12 @@ def load_agent(path: str | Path, env_config: Any = None, env: Any = None, replay
     model = new_model(config, agent_env)
     try:
         state = torch.load(path / PARAMS_FILE, map_location="cpu", weights_only=True)
+    except Exception as err:  # damaged or foreign file; torch's own message would suggest weights_only=False
+        raise CheckpointError(f"{path / PARAMS_FILE}: not a readable qfin agent parameter file "
+                              f"({type(err).__name__}); expected the state dicts Agent.save wrote") from None
+    if not isinstance(state, dict) or not isinstance(state.get("params"), dict):
+        raise CheckpointError(f"{path / PARAMS_FILE}: holds no 'params' state dicts; expected what Agent.save wrote")
+    try:
         _check_finite(state["params"], path / PARAMS_FILE)
         model.set_parameters(state["params"], exact_match=True, device="cpu")
         with torch.no_grad():

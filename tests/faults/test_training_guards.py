@@ -72,6 +72,10 @@ def test_kline_stops_at_a_nan_loss_keeps_the_last_checkpoint_and_resumes_exactly
         KlinePredictor.from_checkpoint(poisoned)
     with pytest.raises(CheckpointError, match="NaN"):
         load_kline(poisoned)
+    (poisoned / "model.pt").write_bytes(b"not a state dict")  # torch's error would say weights_only=False
+    with pytest.raises(CheckpointError, match=r"model.pt: not a readable model state dict \(UnpicklingError\)") as err:
+        load_kline(poisoned)
+    assert "weights_only" not in str(err.value)
 
 
 def test_kline_train_cli_with_a_huge_lr_exits_1_with_one_line(tmp_path):
@@ -135,6 +139,10 @@ def test_agent_stops_at_a_nan_gradient_and_keeps_the_last_good_checkpoint(tmp_pa
     torch.save(state, poisoned / "params.pt")
     with pytest.raises(CheckpointError, match=rf"params.pt: policy.{key} holds NaN or infinite values"):
         load_agent(poisoned)
+    (poisoned / "params.pt").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="params.pt: not a readable qfin agent parameter file") as err:
+        load_agent(poisoned)
+    assert "weights_only" not in str(err.value)
 
 
 def test_hedger_checkpoint_holds_the_parameters_it_kept(tmp_path, monkeypatch):
