@@ -214,6 +214,29 @@ class Scorecard(ClassifierMixin, BaseEstimator):
                 k += obs.size
         return pl.DataFrame(rows)
 
+    def reason_codes(self, X: Any, n: int = 4) -> Any:
+        """Per applicant, the ``n`` features that cost the most points against their best attribute (the
+        points-below-maximum method for adverse-action notices): row, rank, feature, attribute, points,
+        best_points, points_lost. Polars (or numpy) in, polars out; pandas in, pandas out."""
+        from qfin.scorecards._export import reason_codes
+
+        check_is_fitted(self, "model_")
+        return reason_codes(self, X, n)
+
+    def to_sql(self, table: str, dialect: str = "ansi") -> str:
+        """One standard SQL query scoring every row of ``table`` (points per feature, score, probability_bad)."""
+        from qfin.scorecards._export import scorecard_sql
+
+        check_is_fitted(self, "model_")
+        return scorecard_sql(self, table, dialect)
+
+    def to_json(self) -> str:
+        """A language-neutral JSON spec of the bins, the routing rule and the points."""
+        from qfin.scorecards._export import scorecard_json
+
+        check_is_fitted(self, "model_")
+        return scorecard_json(self)
+
     @staticmethod
     def _rank_label(f: Any, lo: float, hi: float) -> str:
         return ", ".join(sorted(lv for lv, r in f.level_rank.items() if lo <= r < hi))
