@@ -18,14 +18,24 @@ console = make_console()
 def list_command() -> None:
     """List the shipped datasets and those imported into QFIN_HOME."""
     from qfin.data import dataset_info, list_datasets
+    from qfin.errors import QfinError
 
     table = Table(title="qfin datasets")
     for column in ("name", "kind", "rows", "from", "to", "description"):
         table.add_column(column)
+    broken = []
     for name in list_datasets():
-        info = dataset_info(name)
+        try:
+            info = dataset_info(name)
+        except QfinError as err:  # one unreadable import must not hide the others
+            broken.append(f"{name}: {err}")
+            table.add_row(name, "unreadable", "", "", "", "cannot be read; re-import it (qfin data import ... "
+                          "--overwrite) or delete its file")
+            continue
         table.add_row(name, info.kind, _fmt(info.n_rows), _fmt(info.start), _fmt(info.end), info.description)
     console.print(table)
+    for line in broken:
+        console.print(f"unreadable: {line}")
 
 
 @data_app.command("show")

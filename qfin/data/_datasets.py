@@ -147,12 +147,16 @@ def dataset_info(name: str) -> DatasetInfo:
                                       rule="malformed_parquet") from None
         kind, description, licence = "bars", f"bars imported into {path.parent}", "user data"
         source = meta.get(_SOURCE_KEY, str(path))
-    scan = pl.scan_parquet(path)
-    if TIMESTAMP in scan.collect_schema().names():
-        n_rows, start, end = scan.select(pl.len(), pl.col(TIMESTAMP).min().alias("start"),
-                                               pl.col(TIMESTAMP).max().alias("end")).collect().row(0)
-    else:
-        n_rows, start, end = scan.select(pl.len()).collect().item(), None, None
+    try:
+        scan = pl.scan_parquet(path)
+        if TIMESTAMP in scan.collect_schema().names():
+            n_rows, start, end = scan.select(pl.len(), pl.col(TIMESTAMP).min().alias("start"),
+                                             pl.col(TIMESTAMP).max().alias("end")).collect().row(0)
+        else:
+            n_rows, start, end = scan.select(pl.len()).collect().item(), None, None
+    except (pl.exceptions.PolarsError, OSError) as err:
+        raise DataValidationError(f"{path}: malformed_parquet: cannot read dataset {name!r} ({err}).",
+                                  rule="malformed_parquet") from None
     return DatasetInfo(name=name, kind=kind, description=description, source=source, licence=licence,
                        n_rows=int(n_rows), start=start, end=end, path=path)
 

@@ -71,3 +71,17 @@ def test_bad_input_is_one_line_and_leaves_nothing(tmp_path, files, command, frag
     assert lines[0].startswith("error:") and fragment in lines[0], lines[0]
     assert not (tmp_path / "out").exists() and not (tmp_path / "home" / "logs").exists()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == sorted(files)
+
+
+def test_a_corrupt_imported_dataset_does_not_hide_the_others(tmp_path):
+    (tmp_path / "home" / "data").mkdir(parents=True)
+    (tmp_path / "home" / "data" / "broken.parquet").write_text("not parquet")
+    env = dict(os.environ, QFIN_HOME=str(tmp_path / "home"), COLUMNS="400")
+    done = subprocess.run([sys.executable, "-m", "qfin", "data", "list"], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "sp500_index" in done.stdout and "german_credit" in done.stdout
+    assert "unreadable: broken:" in done.stdout and "malformed_parquet" in done.stdout
+    shown = subprocess.run([sys.executable, "-m", "qfin", "data", "show", "broken"], capture_output=True, text=True,
+                           env=env, timeout=120)
+    assert shown.returncode == 1 and "malformed_parquet" in shown.stderr and "Traceback" not in shown.stderr
