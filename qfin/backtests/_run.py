@@ -140,6 +140,55 @@ def _build_weight_strategy(item: StrategySpec, where: str | None = None):
     return cls(**{"name": item.label, **strategy_params(cls, item.table, where or item.where)})
 
 
+@dataclass(frozen=True)
+class BacktestPlan:
+    """What a backtest decides on, before any decision: the spec, the market, the evaluation period [first,
+    last], the panel strategies see (nothing after ``last``), the weight strategies built from the spec, the
+    signal strategies with their parameters, and the decision bars."""
+
+    spec: BacktestSpec
+    market: MarketPanel
+    first: int
+    last: int
+    panel: MarketPanel
+    strategies: list[Any]
+    signal_items: list[tuple[StrategySpec, Any]]
+    decisions: np.ndarray
+
+    def bars_of(self, strategy: Any) -> np.ndarray:
+        """The decision bars of one weight strategy: the rebalance bars, only the first for those that never
+        rebalance, or those a strategy picks from them (``decision_bars``: signal rules trade when they change)."""
+        if hasattr(strategy, "decision_bars"):
+            return strategy.decision_bars(self.panel, self.decisions)
+        return self.decisions if getattr(strategy, "rebalances", True) else self.decisions[:1]
+
+
+def backtest_plan(spec: BacktestSpec | dict[str, Any] | str | Path) -> BacktestPlan:
+    """Read the spec and the market, build its strategies and find the decision bars (what :func:`run_backtest`
+    and :func:`qfin.backtests.check_lookahead` both start from)."""
+    if isinstance(spec, (str, Path)):
+        spec = load_spec(spec)
+    elif isinstance(spec, dict):
+        spec = parse_spec(spec)
+    market = load_market(spec)
+    if spec.execution == "next_open" and market.open is None:
+        raise SpecError(f"execution = 'next_open' needs open prices; {market.source} has closes only "
+                        "(use execution = 'close' or a bars dataset)")
+    first, last = evaluation_period(market, spec)
+    panel = market.slice(0, last + 1)  # nothing after the period's last bar reaches a strategy
+    weight_items = [s for s in spec.strategies if s.kind not in SIGNAL_STRATEGIES]
+    signal_items = [(s, signal_params(s)) for s in spec.strategies if s.kind in SIGNAL_STRATEGIES]
+    strategies = [_build_weight_strategy(item) for item in weight_items]
+    for strategy in strategies:
+        if strategy.lookback > first:
+            raise SpecError(f"strategy {strategy.name!r}: lookback {strategy.lookback} bars is longer than the "
+                            f"{first} bars of {market.source} before the period starts "
+                            f"({market.timestamps[first].astype('M8[D]')}); start later or shorten the lookback")
+    local = rebalance_bars(market.timestamps[first: last + 1], spec.rebalance)
+    decisions = np.unique(np.concatenate(([0], local))) + first
+    return BacktestPlan(spec, market, first, last, panel, strategies, signal_items, decisions)
+
+
 def run_backtest(spec: BacktestSpec | dict[str, Any] | str | Path, out_dir: str | Path | None = None,
                  progress: bool = True) -> BacktestResult:
     """Run every strategy of ``spec`` on the same dates, costs and execution; optionally write the outputs.
@@ -151,37 +200,19 @@ def run_backtest(spec: BacktestSpec | dict[str, Any] | str | Path, out_dir: str 
     """
     if out_dir is not None:
         check_output_dir(out_dir, "backtest")
-    if isinstance(spec, (str, Path)):
-        spec = load_spec(spec)
-    elif isinstance(spec, dict):
-        spec = parse_spec(spec)
-    market = load_market(spec)
-    if spec.execution == "next_open" and market.open is None:
-        raise SpecError(f"execution = 'next_open' needs open prices; {market.source} has closes only "
-                        "(use execution = 'close' or a bars dataset)")
-    first, last = evaluation_period(market, spec)
-    panel = market.slice(0, last + 1)  # nothing after the period's last bar reaches a strategy
+    plan = backtest_plan(spec)
+    spec, market, first, last, panel = plan.spec, plan.market, plan.first, plan.last, plan.panel
     close, open_ = panel.close, panel.open
-    weight_items = [s for s in spec.strategies if s.kind not in SIGNAL_STRATEGIES]
-    signal_items = [(s, signal_params(s)) for s in spec.strategies if s.kind in SIGNAL_STRATEGIES]
-    strategies = [_build_weight_strategy(item) for item in weight_items]
-    for strategy in strategies:
-        if strategy.lookback > first:
-            raise SpecError(f"strategy {strategy.name!r}: lookback {strategy.lookback} bars is longer than the "
-                            f"{first} bars of {market.source} before the period starts "
-                            f"({market.timestamps[first].astype('M8[D]')}); start later or shorten the lookback")
-
-    local = rebalance_bars(market.timestamps[first: last + 1], spec.rebalance)
-    decisions = np.unique(np.concatenate(([0], local))) + first
+    strategies, signal_items = plan.strategies, plan.signal_items
     costs = spec.costs  # `buy` / `sell` override `fee` for their side
     fees = Fees(buy=costs.fee if costs.buy is None else costs.buy, sell=costs.fee if costs.sell is None else costs.sell,
                 slippage=costs.slippage, fixed=costs.fixed, method=costs.method)
 
     runs: dict[str, StrategyRun] = {}
-    with progress_bar(sum(1 if not getattr(st, "rebalances", True) else len(decisions) for st in strategies),
-                      "fitting strategies", progress) as tick:
+    bars_of = {strategy.name: plan.bars_of(strategy) for strategy in strategies}
+    with progress_bar(sum(len(bars) for bars in bars_of.values()), "fitting strategies", progress) as tick:
         for strategy in strategies:
-            bars = decisions if getattr(strategy, "rebalances", True) else decisions[:1]
+            bars = bars_of[strategy.name]
             targets = strategy.decide(panel, bars, progress=tick)
             run = run_weights(close[first:], bars - first, targets,
                               open_=None if open_ is None else open_[first:], execution=spec.execution, fees=fees,
@@ -230,9 +261,7 @@ def run_sma_grid(label: str, params: SmaCrossoverParams, fast: np.ndarray, slow:
     if costs.buy is not None or costs.sell is not None or costs.slippage or costs.fixed:
         raise SpecError(f"strategy {label!r} (sma_crossover) takes costs.fee only "
                         "(one rate on traded value at each fill)")
-    asset = params.asset if params.asset is not None else market.assets[0] if len(market.assets) == 1 else None
-    if asset not in market.assets:
-        raise SpecError(f"strategy {label!r}: set asset = one of {', '.join(market.assets)}")
+    asset = _signal_asset(label, params, market)
     fast, slow = np.asarray(fast, dtype=np.int64), np.asarray(slow, dtype=np.int64)
     bad = (fast < 1) | (fast >= slow)
     if bad.any():
@@ -249,6 +278,25 @@ def run_sma_grid(label: str, params: SmaCrossoverParams, fast: np.ndarray, slow:
     run = run_signals(close[first:], exposure[first:], open_=open_, execution=spec.execution, fee=costs.fee,
                       integer_shares=params.integer_shares, initial_cash=spec.initial_cash)
     return SmaGrid(fast, slow, run)
+
+
+def _signal_asset(label: str, params: SmaCrossoverParams, market: MarketPanel) -> str:
+    """The asset a signal strategy trades: its ``asset`` key, or the market's only asset."""
+    asset = params.asset if params.asset is not None else market.assets[0] if len(market.assets) == 1 else None
+    if asset not in market.assets:
+        raise SpecError(f"strategy {label!r}: set asset = one of {', '.join(market.assets)}")
+    return asset
+
+
+def signal_exposure(label: str, params: SmaCrossoverParams, market: MarketPanel):
+    """(``exposure_of(close) -> [T]`` exposures of the signal strategy on one asset's closes, that asset's column)."""
+    asset = _signal_asset(label, params, market)
+
+    def exposure_of(close: np.ndarray) -> np.ndarray:
+        return sma_crossover_exposure(close, np.array([params.fast]), np.array([params.slow]),
+                                      long_short=params.long_short)[:, 0]
+
+    return exposure_of, market.assets.index(asset)
 
 
 def _run_signal(label: str, params: SmaCrossoverParams, market: MarketPanel, first: int, last: int,

@@ -13,6 +13,9 @@ def backtest_command(
     spec: Path = typer.Argument(..., help="Backtest spec (TOML), e.g. backtests/sp500.toml."),
     out: Path = typer.Option(None, "--out", "-o", help="Output folder (default: runs/<spec name>)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar while fitting."),
+    check_lookahead: bool = typer.Option(
+        False, "--check-lookahead",
+        help="Then decide again with the bars after each decision scrambled; fail if any decision changes."),
 ) -> None:
     """Run every strategy of SPEC on the same dates, costs and execution; write metrics.json, equity.parquet and
     an HTML report."""
@@ -34,3 +37,10 @@ def backtest_command(
                               "there (value 0 from that bar on) and its metrics cover the path up to it")
     report = out / "report.html"
     out_console.print(f"wrote {out}/metrics.json, {out}/equity.parquet" + (f", {report}" if report.exists() else ""))
+    if check_lookahead:
+        from qfin.backtests import check_lookahead as check
+
+        found = check(parsed, progress=progress)
+        out_console.print("no look-ahead: " + ", ".join(f"{name} ({n} decisions)" for name, n in found.checked.items())
+                          if found.ok else f"{len(found.changed)} decision(s) changed when only later bars changed")
+        found.raise_if_changed()
