@@ -27,7 +27,7 @@ from ._validation import validate_bars, validate_prices
 __all__ = ["DatasetInfo", "dataset_info", "import_bars", "list_datasets", "load_dataset", "qfin_home"]
 
 DATASET_DIR = Path(__file__).resolve().parent / "datasets"
-_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,100}")  # 100: file names (with a temporary prefix) stay under 255 bytes
 _SOURCE_KEY = "qfin.source"
 
 
@@ -220,8 +220,9 @@ def import_bars(path: str | os.PathLike[str], name: str, *, symbol: str | None =
         The Parquet file written.
     """
     if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise DataValidationError(f"import_bars: invalid dataset name {name!r}. Accepted: letters, digits, '_' and "
-                                  "'-' only (e.g. 'my_bars-2024').", rule="invalid_name")
+        shown = repr(name) if len(str(name)) <= 60 else f"{str(name)[:40]!r}... ({len(str(name))} characters)"
+        raise DataValidationError(f"import_bars: invalid dataset name {shown}. Accepted: at most 100 letters, digits, "
+                                  "'_' and '-' (e.g. 'my_bars-2024').", rule="invalid_name")
     if name in _SHIPPED:
         raise DataValidationError(f"import_bars: {name!r} is a shipped dataset; choose another name (shipped: "
                                   f"{', '.join(_SHIPPED)}).", rule="name_taken")

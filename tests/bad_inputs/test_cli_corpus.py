@@ -85,3 +85,14 @@ def test_a_corrupt_imported_dataset_does_not_hide_the_others(tmp_path):
     shown = subprocess.run([sys.executable, "-m", "qfin", "data", "show", "broken"], capture_output=True, text=True,
                            env=env, timeout=120)
     assert shown.returncode == 1 and "malformed_parquet" in shown.stderr and "Traceback" not in shown.stderr
+
+
+def test_a_dataset_name_of_300_characters_is_one_line(tmp_path):
+    from qfin.data import load_dataset
+
+    load_dataset("sp500_index").head(50).write_csv(tmp_path / "bars.csv")
+    env = dict(os.environ, QFIN_HOME=str(tmp_path / "home"), COLUMNS="400")
+    done = subprocess.run([sys.executable, "-m", "qfin", "data", "import", str(tmp_path / "bars.csv"), "--name",
+                           "a" * 300], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr and "invalid dataset name" in done.stderr
+    assert "at most 100" in done.stderr and not (tmp_path / "home" / "logs").exists()
