@@ -2,9 +2,9 @@
 policy, counters) and ``params.pt`` (the torch state dicts of the policy and its optimizers, loaded with
 ``torch.load(weights_only=True)``, so loading never unpickles code), plus ``data.parquet`` when the
 environment was built on an in-memory price frame, ``replay_buffer.npz`` (an off-policy agent's transitions,
-see :mod:`._replay`) in the checkpoints a training run resumes from, and ``resume.json`` (the torch, numpy and
-environment random states, JSON) where a training checkpoint fell on an episode boundary of every environment, so
-the resumed run repeats exactly what the uninterrupted one did.
+see :mod:`._replay`) in the checkpoints a training run resumes from, and ``resume.json`` in those (JSON: the
+figures recorded but not yet logged and, where the checkpoint fell on an episode boundary of every environment, the
+torch, numpy and environment random states, so the resumed run repeats exactly what the uninterrupted one did).
 
 A checkpoint is one unit: it is written whole into a staging folder beside it and swapped in by one atomic exchange
 (:func:`qfin.data._output.staged_checkpoint`), so at every instant the folder holds one complete checkpoint, the
@@ -155,8 +155,8 @@ class Agent:
         """Write the checkpoint folder ``path`` (config.json, params.pt, data.parquet) as one unit.
 
         ``replay_buffer`` also writes an off-policy model's replay buffer (replay_buffer.npz), which a resumed
-        training run needs; an agent kept for acting does not. ``resume_state`` (JSON: random states) is written as
-        resume.json, for a training run to continue exactly.
+        training run needs; an agent kept for acting does not. ``resume_state`` (JSON) is written as resume.json, for a
+        training run to continue where this one stood.
         """
         import torch
 

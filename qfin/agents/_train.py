@@ -16,10 +16,11 @@ instant leaves every complete checkpoint intact. ``resume=True`` continues from 
 continued, not rewritten: the rows up to the resumed step are kept, the rows the killed run logged after it are
 dropped (the resumed run logs those steps again), and every row names its step (``time/total_timesteps``).
 
-An on-policy run (PPO, A2C) on DummyVecEnv whose checkpoint falls where every environment has just started an
-episode (e.g. ``n_steps`` a multiple of the episode length) also saves the random states (torch, numpy, and each
-environment's from just before that episode's reset); resuming from it replays that reset and gives the same weights
-as a run that never stopped. Other checkpoints resume with new episodes (the same counters, optimizer and buffer).
+Training checkpoints also hold resume.json: the figures recorded but not yet written to progress.csv and, for an
+on-policy run (PPO, A2C) on DummyVecEnv whose checkpoint falls where every environment has just started an episode
+(e.g. ``n_steps`` a multiple of the episode length), the random states (torch, numpy, and each environment's from
+just before that episode's reset); resuming from it replays that reset and gives the same weights and log rows as a
+run that never stopped. Other checkpoints resume with new episodes (the same counters, optimizer and buffer).
 
 A non-finite gradient or parameter (checked at every optimizer step) or a policy whose action distribution has
 non-finite parameters stops training at once with :class:`qfin.errors.TrainingDivergedError`; nothing is saved
@@ -191,44 +192,68 @@ def _recorders(venv) -> list | None:
     return found or None
 
 
-def _resume_state(model) -> dict[str, Any] | None:
-    """Random states that let an on-policy run resume exactly from a checkpoint at this point (None where they do
-    not suffice: an off-policy model, or an env in mid-episode, whose state qfin cannot save without pickling)."""
+_NUMPY_SCALARS = ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                  "uint64")
+
+
+def _resume_state(model) -> dict[str, Any]:
+    """What a resumed run needs beyond the parameters (JSON, saved as resume.json): the figures SB3 has recorded
+    but not yet written (the last update's losses, dumped with the next rollout's row), the recent episodes behind
+    ``rollout/ep_rew_mean`` and, where they let an
+    on-policy run resume exactly, the random states: torch, numpy and each env's from just before its latest reset.
+    The random states are left out for an off-policy model or an env in mid-episode (whose state qfin cannot save
+    without pickling); such a checkpoint resumes with new episodes."""
     import torch
     from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
+    # each value with its type: SB3 writes a float32 with fewer digits than the float64 it would come back as
+    pending = {k: [v.item() if isinstance(v, np.generic) else v, type(v).__name__]
+               for k, v in model.logger.name_to_value.items()
+               if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)}
+    episodes = [{k: float(v) for k, v in info.items() if k in ("r", "l", "t")} for info in model.ep_info_buffer or []]
+    state: dict[str, Any] = {"logger": pending, "episodes": episodes}
     recorders = _recorders(model.get_env())
     if (not isinstance(model, OnPolicyAlgorithm) or recorders is None or model._last_episode_starts is None
             or not np.all(model._last_episode_starts) or any(r.rng_before_reset is None for r in recorders)):
-        return None
+        return state
     name, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {"torch": torch.get_rng_state().tolist(),
-            "numpy": {"name": name, "keys": keys.tolist(), "pos": int(pos), "has_gauss": int(has_gauss),
-                      "gauss": float(gauss)},
-            "envs": [r.rng_before_reset for r in recorders]}
+    state["random"] = {"torch": torch.get_rng_state().tolist(),
+                       "numpy": {"name": name, "keys": keys.tolist(), "pos": int(pos), "has_gauss": int(has_gauss),
+                                 "gauss": float(gauss)},
+                       "envs": [r.rng_before_reset for r in recorders]}
+    return state
 
 
 def _restore_resume_state(path: Path, model, venv) -> bool:
-    """Apply ``resume.json`` of the checkpoint ``path``: each env replays its last reset, torch and numpy continue
-    their streams. False (nothing changed) where the file is absent or does not fit these envs."""
+    """Apply ``resume.json`` of the checkpoint ``path``: the pending figures go back into the logger and, where the
+    random states fit these envs, each env replays its last reset and torch and numpy continue their streams.
+    True when the random states were restored (the run continues exactly)."""
     import torch
     from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
-    recorders = _recorders(venv)
-    if not (path / RESUME_FILE).is_file() or recorders is None or not isinstance(model, OnPolicyAlgorithm):
+    if not (path / RESUME_FILE).is_file():
         return False
     try:
         state = json.loads((path / RESUME_FILE).read_text())
-        if len(state["envs"]) != len(recorders):
+        for key, (value, kind) in state.get("logger", {}).items():
+            model.logger.record(key, getattr(np, kind)(value) if kind in _NUMPY_SCALARS else value)
+        if "episodes" in state:  # the recent episodes behind rollout/ep_rew_mean and ep_len_mean
+            from collections import deque
+
+            model.ep_info_buffer = deque(state["episodes"], maxlen=model._stats_window_size)
+            model.ep_success_buffer = deque(maxlen=model._stats_window_size)
+        random, recorders = state.get("random"), _recorders(venv)
+        if (random is None or recorders is None or not isinstance(model, OnPolicyAlgorithm)
+                or len(random["envs"]) != len(recorders)):
             return False
-        np_state = state["numpy"]
-        for recorder, env_state in zip(recorders, state["envs"], strict=True):
+        for recorder, env_state in zip(recorders, random["envs"], strict=True):
             recorder.unwrapped.np_random.bit_generator.state = env_state
-        torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
+        torch.set_rng_state(torch.tensor(random["torch"], dtype=torch.uint8))
+        np_state = random["numpy"]
         np.random.set_state((np_state["name"], np.array(np_state["keys"], dtype=np.uint32), np_state["pos"],
                              np_state["has_gauss"], np_state["gauss"]))
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise CheckpointError(f"{path / RESUME_FILE}: unreadable random states ({type(err).__name__}: {err}); delete "
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise CheckpointError(f"{path / RESUME_FILE}: unreadable resume state ({type(err).__name__}: {err}); delete "
                               "the file to resume with new episodes") from None
     venv._reset_seeds()  # the model's constructor seeded the envs; their first reset must use the restored states
     model._last_obs = None  # so learn() resets them (replaying the uninterrupted run's resets)

@@ -44,7 +44,7 @@ def uninterrupted(tmp_path_factory):
     torch.set_num_threads(1)
     result = train_agent(out_dir=out, **RUN)
     torch.set_num_threads(n)
-    return _steps_logged(out), result.agent.model.get_parameters()
+    return _steps_logged(out), result.agent.model.get_parameters(), _rows(out)
 
 
 def _assert_same_parameters(model, reference) -> None:
@@ -85,6 +85,14 @@ def _steps_logged(out: Path) -> list[int]:
         return [int(float(row["time/total_timesteps"])) for row in csv.DictReader(f)]
 
 
+def _rows(out: Path) -> list[dict[str, str]]:
+    """progress.csv's rows without the wall-clock columns (fps, time elapsed), which no two runs share, and SB3's
+    ``time/iterations``, which counts the rollouts of one ``learn()`` call (a resumed run counts from 1 again)."""
+    with open(out / "logs" / "progress.csv", newline="") as f:
+        return [{k: v for k, v in row.items() if k not in ("time/fps", "time/time_elapsed", "time/iterations")}
+                for row in csv.DictReader(f)]
+
+
 def _leftovers(out: Path) -> list[str]:
     return sorted(p.name for p in out.iterdir() if p.name.startswith("."))
 
@@ -119,6 +127,7 @@ def test_sigkill_inside_a_checkpoint_write_keeps_the_previous_one(tmp_path, unin
     assert kept and all(line in after for line in kept)  # the rows up to the checkpoint survived the resume
     assert _steps_logged(out) == uninterrupted[0] == [256, 512, 768, 1024, 1024]  # as if never stopped
     _assert_same_parameters(resumed.agent.model, uninterrupted[1])  # resumed exactly (from resume.json)
+    assert _rows(out) == uninterrupted[2]  # every logged figure too, the losses pending at the checkpoint included
 
 
 def test_sigkill_between_best_and_last_resumes_from_the_newer_best(tmp_path):
@@ -136,7 +145,7 @@ def test_sigkill_between_best_and_last_resumes_from_the_newer_best(tmp_path):
     assert _step(out / "last") == 512 and _step(out / "best") >= 256
     straight = train_agent(out_dir=tmp_path / "straight", **run)
     _assert_same_parameters(resumed.agent.model, straight.agent.model.get_parameters())
-    assert _steps_logged(out) == _steps_logged(tmp_path / "straight")
+    assert _rows(out) == _rows(tmp_path / "straight")
     assert resumed.best_eval_reward == straight.best_eval_reward  # and the validation row at 256 was not lost
 
 
@@ -174,3 +183,4 @@ def test_resume_after_sigint_appends_to_progress_csv(tmp_path, uninterrupted):
     assert resumed.rewards.shape == (1024 - at, 1)
     assert _steps_logged(out) == uninterrupted[0]  # not truncated to the resumed part, no step twice
     _assert_same_parameters(resumed.agent.model, uninterrupted[1])
+    assert _rows(out) == uninterrupted[2]
