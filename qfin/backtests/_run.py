@@ -96,19 +96,23 @@ class BacktestResult:
         return out_dir
 
 
-def load_market(spec: BacktestSpec) -> MarketPanel:
-    """The spec's data as a market panel (:func:`qfin.data.price_panel`), restricted to ``data.assets`` when given.
+def load_market(spec: BacktestSpec, data: Any = None) -> MarketPanel:
+    """The spec's data (or ``data``: a polars or pandas frame of Bars or Prices, or a MarketPanel) as a market
+    panel (:func:`qfin.data.price_panel`), restricted to ``data.assets`` when given.
 
     All bars are kept: the period's ``start`` and ``end`` are applied by :func:`evaluation_period`, since
     lookbacks reach back before the start.
     """
     from qfin.data import price_panel
 
-    data = spec.data
-    panel = price_panel(data.dataset if data.dataset is not None else data.path)
-    if data.assets is not None:
+    source = spec.data.dataset if spec.data.dataset is not None else spec.data.path
+    if (source is None) == (data is None):
+        raise SpecError("data: give data.dataset or data.path in the spec, or a frame as run_backtest(..., data=frame)"
+                        + (" (not both)" if data is not None else ""))
+    panel = price_panel(source if data is None else data)
+    if spec.data.assets is not None:
         try:
-            panel = panel.select(data.assets)
+            panel = panel.select(spec.data.assets)
         except DataValidationError as err:
             raise SpecError(f"data.{err}") from None
     return panel
@@ -163,14 +167,14 @@ class BacktestPlan:
         return self.decisions if getattr(strategy, "rebalances", True) else self.decisions[:1]
 
 
-def backtest_plan(spec: BacktestSpec | dict[str, Any] | str | Path) -> BacktestPlan:
-    """Read the spec and the market, build its strategies and find the decision bars (what :func:`run_backtest`
-    and :func:`qfin.backtests.check_lookahead` both start from)."""
+def backtest_plan(spec: BacktestSpec | dict[str, Any] | str | Path, data: Any = None) -> BacktestPlan:
+    """Read the spec and the market (``data``: a frame instead of the spec's source), build its strategies and
+    find the decision bars (what :func:`run_backtest` and :func:`qfin.backtests.check_lookahead` start from)."""
     if isinstance(spec, (str, Path)):
         spec = load_spec(spec)
     elif isinstance(spec, dict):
         spec = parse_spec(spec)
-    market = load_market(spec)
+    market = load_market(spec, data)
     if spec.execution == "next_open" and market.open is None:
         raise SpecError(f"execution = 'next_open' needs open prices; {market.source} has closes only "
                         "(use execution = 'close' or a bars dataset)")
@@ -190,17 +194,19 @@ def backtest_plan(spec: BacktestSpec | dict[str, Any] | str | Path) -> BacktestP
 
 
 def run_backtest(spec: BacktestSpec | dict[str, Any] | str | Path, out_dir: str | Path | None = None,
-                 progress: bool = True) -> BacktestResult:
+                 progress: bool = True, *, data: Any = None) -> BacktestResult:
     """Run every strategy of ``spec`` on the same dates, costs and execution; optionally write the outputs.
 
     ``spec`` is a :class:`BacktestSpec`, a dict of its keys, or a path to a TOML file. Weight strategies are
     invested at the first bar of the period and rebalanced at the last bar of each ``rebalance`` period;
     signal strategies trade whenever their signal changes. With ``out_dir`` the outputs are written (see
     :meth:`BacktestResult.write`); ``out_dir`` is checked before any work (:func:`qfin.data.check_output_dir`).
+    ``data`` (a polars or pandas frame of Bars or Prices, or a :class:`qfin.data.MarketPanel`) is the market when
+    the spec's ``[data]`` names no dataset or path (its start, end and assets still apply).
     """
     if out_dir is not None:
         check_output_dir(out_dir, "backtest")
-    plan = backtest_plan(spec)
+    plan = backtest_plan(spec, data)
     spec, market, first, last, panel = plan.spec, plan.market, plan.first, plan.last, plan.panel
     close, open_ = panel.close, panel.open
     strategies, signal_items = plan.strategies, plan.signal_items

@@ -23,7 +23,8 @@ class _Strict(BaseModel):
 
 
 class DataSpec(_Strict):
-    """Where prices come from: a shipped or imported dataset name, or a file path (CSV/Parquet bars or prices)."""
+    """Where prices come from: a shipped or imported dataset name, or a file path (CSV/Parquet bars or prices);
+    neither when the market is handed to :func:`qfin.backtests.run_backtest` as ``data=`` (a frame)."""
 
     dataset: str | None = None
     path: Path | None = None
@@ -33,8 +34,8 @@ class DataSpec(_Strict):
 
     @model_validator(mode="after")
     def _one_source_and_ordered_dates(self) -> DataSpec:
-        if (self.dataset is None) == (self.path is None):
-            raise ValueError("give exactly one of data.dataset (a dataset name) or data.path (a CSV/Parquet file)")
+        if self.dataset is not None and self.path is not None:
+            raise ValueError("give one of data.dataset (a dataset name) or data.path (a CSV/Parquet file), not both")
         if self.start and self.end and self.end <= self.start:
             raise ValueError(f"data.end {self.end} is not after data.start {self.start}")
         return self
