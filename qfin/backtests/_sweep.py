@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from qfin.backtests._luck import overfitting_statistics, returns_matrix
 from qfin.backtests._metrics import METRIC_NAMES, strategy_metrics
 from qfin.backtests._run import (
     SIGNAL_STRATEGIES,
@@ -85,6 +86,7 @@ class SweepResult:
     params: list[str]
     sort_by: str
     vectorised: bool
+    overfitting: dict[str, Any] | None = None  # of the best row: deflated Sharpe, PBO (qfin.backtests._luck)
 
     def frame(self):
         import polars as pl
@@ -101,7 +103,8 @@ class SweepResult:
             self.frame().write_csv(staging / "sweep.csv")
             if len(self.params) == 2:
                 _heatmap(self, staging / "heatmap.png")
-            (staging / "sweep.json").write_text(strict_json({"sort_by": self.sort_by, "rows": self.rows}))
+            (staging / "sweep.json").write_text(strict_json({"sort_by": self.sort_by, "rows": self.rows,
+                                                             "overfitting": self.overfitting}))
         return out_dir
 
 
@@ -127,15 +130,21 @@ def run_sweep(spec: BacktestSpec, grid: dict[str, list[Any]], *, strategy: str |
             raise SpecError("the grid has no point with fast < slow")
     vectorised = item.kind in SIGNAL_STRATEGIES and set(names) <= {"fast", "slow"}
     if vectorised:
-        metrics = _sma_columns(spec, item, points)
+        metrics, equities = _sma_columns(spec, item, points)
     else:
         from qfin import parallel
 
         tasks = [_point_spec(spec, item, point).model_dump(mode="json") for point in points]
-        metrics = parallel.map(_run_point, tasks, backend=backend, n_workers=n_workers, address=address,
-                               progress=progress, description=f"sweeping {item.label}")
-    rows = rank_rows([{**point, **row} for point, row in zip(points, metrics, strict=True)], sort_by)
-    return SweepResult(rows, names, sort_by, vectorised)
+        done = parallel.map(_run_point, tasks, backend=backend, n_workers=n_workers, address=address,
+                            progress=progress, description=f"sweeping {item.label}")
+        metrics, equities = [m for m, _ in done], [e for _, e in done]
+    rows = rank_rows([{**point, **row, "_point": k} for k, (point, row) in enumerate(zip(points, metrics,
+                                                                                         strict=True))], sort_by)
+    best = rows[0].pop("_point")
+    for row in rows[1:]:
+        row.pop("_point")
+    luck = overfitting_statistics(returns_matrix(equities, spec.initial_cash), best, spec.periods_per_year)
+    return SweepResult(rows, names, sort_by, vectorised, luck)
 
 
 def _checked_point(item: StrategySpec, point: dict[str, Any]) -> dict[str, Any]:
@@ -167,13 +176,14 @@ def _point_spec(spec: BacktestSpec, item: StrategySpec, point: dict[str, Any]) -
     return spec.model_copy(update={"strategies": [strategy], "report": spec.report.model_copy(update={"plots": False})})
 
 
-def _run_point(spec_json: dict[str, Any]) -> dict[str, float]:
-    """One grid point as a picklable task: run the one-strategy spec, return its metrics."""
+def _run_point(spec_json: dict[str, Any]) -> tuple[dict[str, float], np.ndarray]:
+    """One grid point as a picklable task: run the one-strategy spec, return its metrics and value path."""
     result = run_backtest(spec_json, progress=False)
-    return next(iter(result.metrics.values()))
+    return next(iter(result.metrics.values())), next(iter(result.runs.values())).equity
 
 
-def _sma_columns(spec: BacktestSpec, item: StrategySpec, points: list[dict[str, Any]]) -> list[dict[str, float]]:
+def _sma_columns(spec: BacktestSpec, item: StrategySpec, points: list[dict[str, Any]]
+                 ) -> tuple[list[dict[str, float]], list[np.ndarray]]:
     market = load_market(spec)
     first, last = evaluation_period(market, spec)
     params = signal_params(item)
@@ -181,9 +191,9 @@ def _sma_columns(spec: BacktestSpec, item: StrategySpec, points: list[dict[str, 
     slow = np.array([p.get("slow", params.slow) for p in points], dtype=np.int64)
     grid = run_sma_grid(item.label, params, fast, slow, market, first, last, spec)
     timestamps = market.timestamps[first: last + 1]
-    return [strategy_metrics(grid.run.equity[:, k], float(grid.run.turnover[k]), timestamps, spec.periods_per_year,
-                             initial_cash=spec.initial_cash)
-            for k in range(len(points))]
+    metrics = [strategy_metrics(grid.run.equity[:, k], float(grid.run.turnover[k]), timestamps,
+                                spec.periods_per_year, initial_cash=spec.initial_cash) for k in range(len(points))]
+    return metrics, [grid.run.equity[:, k] for k in range(len(points))]
 
 
 def _heatmap(result: SweepResult, path: Path) -> None:

@@ -47,6 +47,13 @@ def sweep_command(
         table.add_row(*cells, style="bold green" if i == 0 else None)
     out_console = console()
     out_console.print(table)
+    luck = result.overfitting
+    if luck is not None:
+        pbo = "n/a" if luck["pbo"] is None else f"{luck['pbo']:.2f} ({luck['pbo_splits']} CSCV splits)"
+        out_console.print(f"is the best point luck? deflated Sharpe ratio {luck['deflated_sharpe']:.3f} (the best "
+                          f"Sharpe {luck['best_sharpe']:.2f} against {luck['expected_max_sharpe']:.2f} expected of "
+                          f"the best of {luck['n_trials']} skill-less trials); probability of backtest overfitting "
+                          f"{pbo}")
     if out is not None:
         result.write(out, spec_hash=config_hash({"spec": parsed, "grid": points, "strategy": strategy,
                                                  "sort_by": sort}))

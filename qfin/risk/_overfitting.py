@@ -82,11 +82,15 @@ class PBOResult:
         return f"PBOResult(pbo={self.pbo:.4f}, n_splits={self.n_splits}, n_blocks={self.n_blocks})"
 
 
-def _block_sharpes(blocks: list[np.ndarray], chosen: tuple[int, ...]) -> np.ndarray:
-    r = np.concatenate([blocks[i] for i in chosen], axis=0)
-    std = r.std(axis=0, ddof=1)
+def _split_sharpes(counts: np.ndarray, sums: np.ndarray, squares: np.ndarray, chosen: list[int]) -> np.ndarray:
+    """Per trial, the Sharpe ratio (mean / sample std) of the returns of the ``chosen`` blocks, from the blocks'
+    counts [S], sums and sums of squares [S, N] (no concatenation of the returns)."""
+    n = counts[chosen].sum()
+    total, total_sq = sums[chosen].sum(axis=0), squares[chosen].sum(axis=0)
+    mean = total / n
+    variance = np.maximum(total_sq - n * mean ** 2, 0.0) / (n - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(std > 0, r.mean(axis=0) / std, 0.0)
+        return np.where(variance > 0, mean / np.sqrt(variance), 0.0)
 
 
 def probability_of_backtest_overfitting(returns: Any, n_blocks: int = 16) -> PBOResult:
@@ -100,12 +104,15 @@ def probability_of_backtest_overfitting(returns: Any, n_blocks: int = 16) -> PBO
     if r.shape[0] < 2 * n_blocks:
         raise QfinError(f"PBO with {n_blocks} blocks needs at least {2 * n_blocks} periods; got {r.shape[0]}")
     blocks = np.array_split(r, n_blocks, axis=0)
+    counts = np.array([b.shape[0] for b in blocks], dtype=np.float64)
+    sums = np.array([b.sum(axis=0) for b in blocks])
+    squares = np.array([(b * b).sum(axis=0) for b in blocks])
     n_trials = r.shape[1]
     logits = []
     for in_sample in itertools.combinations(range(n_blocks), n_blocks // 2):
-        out_sample = tuple(i for i in range(n_blocks) if i not in in_sample)
-        best = int(np.argmax(_block_sharpes(blocks, in_sample)))
-        oos = _block_sharpes(blocks, out_sample)
+        out_sample = [i for i in range(n_blocks) if i not in in_sample]
+        best = int(np.argmax(_split_sharpes(counts, sums, squares, list(in_sample))))
+        oos = _split_sharpes(counts, sums, squares, out_sample)
         rank = 1 + int(np.sum(oos < oos[best])) + 0.5 * int(np.sum(oos == oos[best]) - 1)  # ties share the rank
         w = rank / (n_trials + 1)
         logits.append(math.log(w / (1.0 - w)))

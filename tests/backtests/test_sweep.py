@@ -6,12 +6,16 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qfin.backtests import METRIC_NAMES, parse_spec, run_backtest
 from qfin.backtests._sweep import parse_grid, run_sweep
 from qfin.errors import SpecError
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SMA_SPEC = {
     "name": "sma",
@@ -140,3 +144,41 @@ kind = "sma_crossover"
     assert "100 grid points" in result.stdout
     assert (out / "heatmap.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len((out / "sweep.csv").read_text().splitlines()) == 101
+
+
+def test_a_sweep_reports_whether_its_winner_is_luck(tmp_path):
+    """The best point's deflated Sharpe ratio and the PBO of the grid, recomputed here from each point's own
+    backtest with qfin.risk's definitions."""
+    import math
+
+    from qfin.backtests import load_spec
+    from qfin.backtests._metrics import path_returns
+    from qfin.risk import deflated_sharpe_ratio, probability_of_backtest_overfitting
+
+    spec = load_spec(ROOT / "backtests" / "sma_spx.toml")
+    spec = spec.model_copy(update={"strategies": [spec.strategies[0]]})
+    result = run_sweep(spec, parse_grid(["fast=10,20,40", "slow=60,120"]), progress=False)
+    luck = result.overfitting
+    assert luck["n_trials"] == 6 and 0.0 <= luck["deflated_sharpe"] <= 1.0 and 0.0 <= luck["pbo"] <= 1.0
+    columns = []
+    for fast in (10, 20, 40):
+        for slow in (60, 120):
+            item = spec.strategies[0].model_dump()
+            one = spec.model_copy(update={"strategies": [type(spec.strategies[0]).model_validate(
+                {**item, "fast": fast, "slow": slow})]})
+            columns.append(path_returns(next(iter(run_backtest(one, progress=False).runs.values())).equity,
+                                        spec.initial_cash))
+    r = np.column_stack(columns)
+    sharpes = r.mean(axis=0) / r.std(axis=0, ddof=1)
+    best = result.rows[0]
+    k = [(f, s) for f in (10, 20, 40) for s in (60, 120)].index((best["fast"], best["slow"]))
+    c = r[:, k] - r[:, k].mean()
+    skew, kurt = np.mean(c ** 3) / np.mean(c ** 2) ** 1.5, np.mean(c ** 4) / np.mean(c ** 2) ** 2
+    assert luck["deflated_sharpe"] == pytest.approx(deflated_sharpe_ratio(
+        sharpes[k], r.shape[0], n_trials=6, sharpe_variance=sharpes.var(ddof=1), skew=skew, kurtosis=kurt), rel=1e-9)
+    assert luck["best_sharpe"] == pytest.approx(sharpes[k] * math.sqrt(252), rel=1e-9)
+    assert luck["pbo"] == probability_of_backtest_overfitting(r, n_blocks=16).pbo
+    result.write(tmp_path / "out")
+    import json
+
+    assert json.loads((tmp_path / "out" / "sweep.json").read_text())["overfitting"]["n_trials"] == 6
