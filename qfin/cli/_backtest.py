@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from qfin.cli._tables import console, metrics_table
+from qfin.cli._tables import console, metrics_tables
 
 
 def backtest_command(
@@ -29,7 +29,8 @@ def backtest_command(
         import qfin.kline  # noqa: F401  (registers kind "kline_forecast"; torch loads only for such specs)
     out = out or Path("runs") / spec.stem
     result = run_backtest(parsed, out_dir=out, progress=progress)
-    out_console.print(metrics_table(result.metrics, title=f"{parsed.name} — {result.notes['data']}"))
+    for table in metrics_tables(result.metrics, f"{parsed.name} — {result.notes['data']}", out_console.width):
+        out_console.print(table)
     out_console.print(f"execution: {result.notes['execution']}; costs: {result.notes['costs']}")
     for name, row in result.metrics.items():
         if row.get("ruined"):

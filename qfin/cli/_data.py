@@ -9,6 +9,7 @@ from rich.table import Table
 
 from qfin.cli._app import command_group
 from qfin.cli._tables import console as make_console
+from qfin.cli._tables import fitted_tables
 
 data_app = command_group("List, inspect and import datasets.")
 console = make_console()
@@ -65,7 +66,8 @@ def show_command(
         schema.add_row(column, str(dtype))
     console.print(schema)
     if rows:
-        console.print(_preview(frame, rows))
+        for table in _preview(frame, rows, console.width):
+            console.print(table)
 
 
 @data_app.command("import")
@@ -83,17 +85,16 @@ def import_command(
                   f"{name} -> {stored}")
 
 
-def _preview(frame, rows: int) -> Table:
-    shown = frame.head(rows) if frame.height <= 2 * rows else frame.head(rows).vstack(frame.tail(rows))
-    table = Table(title=f"first and last {rows} rows" if frame.height > 2 * rows else "rows")
-    columns = shown.columns[:12]
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for i, record in enumerate(shown.select(columns).iter_rows()):
-        if frame.height > 2 * rows and i == rows:
-            table.add_row(*["…"] * len(columns))
-        table.add_row(*(_fmt(value) for value in record))
-    return table
+def _preview(frame, rows: int, width: int) -> list[Table]:
+    """The first and last ``rows`` rows, every column, in as many tables as the terminal's width needs (each
+    repeating the first column)."""
+    cut = frame.height > 2 * rows
+    shown = frame.head(rows).vstack(frame.tail(rows)) if cut else frame
+    cells = [[_fmt(value) for value in record] for record in shown.iter_rows()]
+    if cut:
+        cells.insert(rows, ["..."] * frame.width)
+    title = f"first and last {rows} of {frame.height:,} rows" if cut else "rows"
+    return fitted_tables(title, list(frame.columns), cells, width, right=set())
 
 
 def _fmt(value) -> str:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich import box
-from rich.table import Table
 
-from qfin.cli._tables import HEADERS, RUIN_KEYS, console, metric_cell, ruin_cell
+from qfin.cli._tables import HEADERS, RUIN_KEYS, console, fitted_tables, metric_cell, ruin_cell
 
 
 def sweep_command(
@@ -34,19 +32,17 @@ def sweep_command(
         check_output_dir(out, "sweep")  # before the work, not after it
     result = run_sweep(parsed, points, strategy=strategy, backend=backend, n_workers=workers,
                        address=address, sort_by=sort)
-    table = Table(title=f"{parsed.name}: {len(result.rows)} grid points, ranked by {sort}"
-                        + (" (vectorised)" if result.vectorised else f" ({backend})"), box=box.SIMPLE_HEAD)
+    title = (f"{parsed.name}: {len(result.rows)} grid points, ranked by {sort}"
+             + (" (vectorised)" if result.vectorised else f" ({backend})"))
     columns = [c for c in result.rows[0] if c not in RUIN_KEYS]
     any_ruined = any(row.get("ruined") for row in result.rows[:top])
-    for column in columns:
-        table.add_column(HEADERS.get(column, column), justify="right", no_wrap=True)
-    if any_ruined:
-        table.add_column("ruined", justify="right", no_wrap=True)
-    for i, row in enumerate(result.rows[:top]):
-        cells = [_cell(c, row[c], c in result.params) for c in columns] + ([ruin_cell(row)] if any_ruined else [])
-        table.add_row(*cells, style="bold green" if i == 0 else None)
+    header = [HEADERS.get(c, c) for c in columns] + (["ruined"] if any_ruined else [])
+    cells = [[_cell(c, row[c], c in result.params) for c in columns] + ([ruin_cell(row)] if any_ruined else [])
+             for row in result.rows[:top]]
     out_console = console()
-    out_console.print(table)
+    for table in fitted_tables(title, header, cells, out_console.width, keep=len(result.params),
+                               right=set(range(len(header))), highlight=0):
+        out_console.print(table)
     luck = result.overfitting
     if luck is not None:
         pbo = "n/a" if luck["pbo"] is None else f"{luck['pbo']:.2f} ({luck['pbo_splits']} CSCV splits)"

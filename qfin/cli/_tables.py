@@ -38,17 +38,40 @@ def ruin_cell(row: dict) -> str:
     return str(row.get("ruin_date") or "yes") if row.get("ruined") else ""
 
 
-def metrics_table(rows: dict[str, dict], title: str, first_column: str = "strategy") -> Table:
-    """One row per key of ``rows`` (a strategy), one column per metric; a "ruined" column (the ruin date) only when
-    some row was ruined (its value fell to <= 0)."""
-    table = Table(title=title, box=box.SIMPLE_HEAD)
+def fitted_tables(title: str, header: list[str], rows: list[list[str]], width: int, keep: int = 1,
+                  right: set[int] | None = None, highlight: int | None = None) -> list[Table]:
+    """The table split into as many as it takes to fit ``width`` columns of terminal, each repeating the first
+    ``keep`` columns, so no cell is ever cut to an ellipsis ("831…"); ``right`` are right-aligned column indices,
+    ``highlight`` a row shown in bold green."""
+    right = set(range(keep, len(header))) if right is None else right
+    sizes = [max([len(h), *(len(r[j]) for r in rows)]) + 3 for j, h in enumerate(header)]
+    groups, current = [], []
+    base = sum(sizes[:keep]) + 2
+    for j in range(keep, len(header)):
+        if current and base + sum(sizes[c] for c in current) + sizes[j] > width:
+            groups.append(current)
+            current = []
+        current.append(j)
+    groups.append(current)
+    tables = []
+    for k, group in enumerate(groups):
+        columns = [*range(keep), *group]
+        part = f" ({k + 1}/{len(groups)})" if len(groups) > 1 else ""
+        table = Table(title=title + part, box=box.SIMPLE_HEAD)
+        for j in columns:
+            table.add_column(header[j], justify="right" if j in right else "left", no_wrap=True)
+        for i, row in enumerate(rows):
+            table.add_row(*(row[j] for j in columns), style="bold green" if i == highlight else None)
+        tables.append(table)
+    return tables
+
+
+def metrics_tables(rows: dict[str, dict], title: str, width: int, first_column: str = "strategy") -> list[Table]:
+    """One row per key of ``rows`` (a strategy), one column per metric, split to fit ``width``; a "ruined" column
+    (the ruin date) only when some row was ruined (its value fell to <= 0)."""
     names = [name for name in next(iter(rows.values())) if name not in RUIN_KEYS]
     any_ruined = any(row.get("ruined") for row in rows.values())
-    table.add_column(first_column, no_wrap=True)
-    for name in names:
-        table.add_column(HEADERS.get(name, name), justify="right", no_wrap=True)
-    if any_ruined:
-        table.add_column("ruined", justify="right", no_wrap=True)
-    for label, row in rows.items():
-        table.add_row(label, *(metric_cell(n, row[n]) for n in names), *([ruin_cell(row)] if any_ruined else []))
-    return table
+    header = [first_column, *(HEADERS.get(n, n) for n in names), *(["ruined"] if any_ruined else [])]
+    cells = [[label, *(metric_cell(n, row[n]) for n in names), *([ruin_cell(row)] if any_ruined else [])]
+             for label, row in rows.items()]
+    return fitted_tables(title, header, cells, width)
