@@ -17,6 +17,7 @@ import torch
 
 from ..data import check_output_dir, config_hash, staged_output, strict_json
 from ..data.simulate import HestonParams, hedging_pnl, heston
+from ..errors import TrainingDivergedError
 from ..risk import entropic_risk, expected_shortfall, sharpe_ratio
 from ._baselines import (
     HedgingMarket,
@@ -124,12 +125,16 @@ def run_hedging_experiment(cfg: ExperimentConfig, out_dir: str | Path, params: H
         torch.manual_seed(seed)
         init = LSTMHedger(hcfg.hidden).state_dict()
         for opt, lr in (("adam", cfg.adam_lr), ("kfac", cfg.kfac_lr)):
-            res = train_hedger(train, hcfg.replace(optimizer=opt, lr=lr, seed=seed), premium=premium, init=init)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a stop is raised below, as one line
+                res = train_hedger(train, hcfg.replace(optimizer=opt, lr=lr, seed=seed), premium=premium, init=init)
+            if res.stopped:
+                raise TrainingDivergedError(f"hedger ({opt}, lr {lr:g}, seed {seed}) diverged: {res.stopped}; lower "
+                                            f"{opt}_lr (nothing was written)")
             hedge = hedge_with(res.model, test)
             metrics, pnl = evaluate(hedge)
             metrics["indifference_price"] = indifference_price(res.model, test, hcfg)
-            runs[opt].append({"seed": seed, "metrics": metrics, "losses": res.losses, "seconds": res.seconds,
-                                  "stopped": res.stopped})
+            runs[opt].append({"seed": seed, "metrics": metrics, "losses": res.losses, "seconds": res.seconds})
             if seed == cfg.seeds[0]:
                 pnls[f"LSTM ({opt})"] = pnl
                 hedges[f"LSTM ({opt})"] = hedge

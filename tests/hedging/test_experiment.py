@@ -132,3 +132,25 @@ def test_too_few_paths_for_the_reported_statistics_are_refused(tmp_path):
         with pytest.raises(SpecError, match=r"c\.toml: " + match):
             load_experiment_config(tmp_path / "c.toml")
     assert ExperimentConfig(n_test=100, n_train=64, hedger=HedgerConfig(batch_size=64)).n_test == 100
+
+
+def test_a_diverging_hedger_stops_the_experiment_with_one_line_and_writes_nothing(tmp_path, monkeypatch):
+    import torch
+
+    import qfin.hedging._deep as deep
+    from qfin.errors import TrainingDivergedError
+
+    real = deep.hedger_loss
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        loss = real(*args, **kwargs)
+        return loss * torch.tensor(float("nan")) if calls["n"] == 3 else loss
+
+    monkeypatch.setattr(deep, "hedger_loss", poisoned)
+    cfg = ExperimentConfig(maturity_days=5, n_train=256, n_test=128, seeds=(0,),
+                           hedger=HedgerConfig(iterations=5, batch_size=64, hidden=4))
+    with pytest.raises(TrainingDivergedError, match=r"hedger \(adam, lr 0.005, seed 0\) diverged: non-finite loss"):
+        run_hedging_experiment(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
