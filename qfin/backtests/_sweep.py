@@ -129,6 +129,7 @@ def run_sweep(spec: BacktestSpec, grid: dict[str, list[Any]], *, strategy: str |
         if not points:
             raise SpecError("the grid has no point with fast < slow")
     vectorised = item.kind in SIGNAL_STRATEGIES and set(names) <= {"fast", "slow"}
+    _check_size(spec, len(points), vectorised)
     if vectorised:
         metrics, equities = _sma_columns(spec, item, points)
     else:
@@ -145,6 +146,20 @@ def run_sweep(spec: BacktestSpec, grid: dict[str, list[Any]], *, strategy: str |
         row.pop("_point")
     luck = overfitting_statistics(returns_matrix(equities, spec.initial_cash), best, spec.periods_per_year)
     return SweepResult(rows, names, sort_by, vectorised, luck)
+
+
+# float64 arrays of [bars, points] alive at once: the vectorised signals engine's exposure, shares, cash, value,
+# fills and costs and the sweep's value paths and returns; one backtest's value path and returns per point else
+_ARRAYS_PER_POINT = {True: 10, False: 3}
+
+
+def _check_size(spec: BacktestSpec, n_points: int, vectorised: bool) -> None:
+    """Refuse, before any work, a grid whose [bars, points] arrays would not fit in memory (qfin.data.check_memory)."""
+    from qfin.data import check_memory
+
+    n_bars = load_market(spec).n_bars
+    check_memory(8.0 * n_bars * n_points * _ARRAYS_PER_POINT[vectorised],
+                 f"a sweep of {n_points:,} points over {n_bars:,} bars", "the grid or the period")
 
 
 def _checked_point(item: StrategySpec, point: dict[str, Any]) -> dict[str, Any]:

@@ -182,3 +182,15 @@ def test_a_sweep_reports_whether_its_winner_is_luck(tmp_path):
     import json
 
     assert json.loads((tmp_path / "out" / "sweep.json").read_text())["overfitting"]["n_trials"] == 6
+
+
+def test_a_grid_too_large_for_memory_is_refused_before_any_work(monkeypatch):
+    from qfin.backtests import load_spec
+    from qfin.errors import MemoryLimitError
+
+    monkeypatch.setenv("QFIN_MEMORY_LIMIT_GB", "0.5")
+    spec = load_spec(ROOT / "backtests" / "sma_spx.toml")
+    monkeypatch.setattr("qfin.backtests._sweep._sma_columns", lambda *a: pytest.fail("the grid ran"))
+    with pytest.raises(MemoryLimitError, match=r"needs ~[\d.]+ GiB for a sweep of 39,601 points over 5,031 bars, "
+                                                r"limit 0.5 GiB"):
+        run_sweep(spec, parse_grid(["fast=1:200", "slow=2:300"]), strategy="sma_50_200", progress=False)
