@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -62,7 +61,7 @@ def is_real(value: Any) -> bool:
 
 
 @dataclass(frozen=True, kw_only=True)
-class WeightStrategy(ABC):
+class WeightStrategy:
     """Base of the weight strategies.
 
     Attributes
@@ -91,6 +90,8 @@ class WeightStrategy(ABC):
     fallback: Fallback = "raise"
 
     def __post_init__(self) -> None:
+        if type(self) is WeightStrategy:
+            raise TypeError("WeightStrategy is the base class; subclass it with target_weights or weights_at")
         if not isinstance(self.name, str) or not self.name.strip():
             raise SpecError(f"strategy ({self.kind}): name must be a non-empty string, got {self.name!r}")
         where = f"strategy {self.name!r} ({self.kind})"
@@ -110,9 +111,16 @@ class WeightStrategy(ABC):
     def _check_assets(self, n_assets: int, where: str) -> None:  # noqa: B027 (optional hook)
         """Validate parameters that depend on the number of assets N (checked once per :meth:`decide`)."""
 
-    @abstractmethod
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.target_weights is WeightStrategy.target_weights and cls.weights_at is WeightStrategy.weights_at:
+            raise TypeError(f"{cls.__name__} must define target_weights(returns) or weights_at(panel)")
+
     def target_weights(self, returns: np.ndarray) -> np.ndarray:
-        """Target weights [N + 1], cash first, summing to one, from a [lookback, N] window of simple returns."""
+        """Target weights [N + 1], cash first, summing to one, from a [lookback, N] window of simple returns (what
+        the default :meth:`weights_at` calls; a strategy that reads more of the panel defines weights_at instead)."""
+        raise StrategyOutputError(f"{type(self).__name__} decides from the market panel (weights_at), not from a "
+                                  "window of returns")
 
     def weights_at(self, panel: MarketPanel) -> np.ndarray:
         """Target weights [N + 1] at the panel's last bar (the decision bar), from the panel up to it.

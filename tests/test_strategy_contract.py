@@ -156,3 +156,16 @@ def test_spec_tables_are_checked_with_one_line_errors(monkeypatch, raw, message)
     monkeypatch.setattr(_Range, "retired_keys", {"old": "moved elsewhere"})
     with pytest.raises(SpecError, match=message):
         strategy_params(_Range, raw, "here")
+
+
+def test_a_strategy_must_decide_one_way_or_the_other():
+    import dataclasses
+
+    from qfin.strategy import WeightStrategy
+
+    with pytest.raises(TypeError, match="must define target_weights"):
+        @dataclasses.dataclass(frozen=True, kw_only=True)
+        class Nothing(WeightStrategy):
+            kind = "nothing"
+    with pytest.raises(TypeError, match="is the base class"):
+        WeightStrategy()

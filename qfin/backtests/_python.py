@@ -137,9 +137,6 @@ class PythonStrategy(WeightStrategy):
             takes_lookback = False
         return {**self.params, "lookback": self.lookback} if takes_lookback else dict(self.params)
 
-    def target_weights(self, returns: np.ndarray) -> np.ndarray:  # the function reads the panel instead
-        raise NotImplementedError("PythonStrategy decides from the panel (weights_at)")
-
     def weights_at(self, panel: MarketPanel) -> np.ndarray:
         window = _read_only(panel)
         try:

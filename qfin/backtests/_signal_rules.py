@@ -98,9 +98,6 @@ class SignalRules(WeightStrategy):
         return {key: None if getattr(self, key) is None else compile_rule(getattr(self, key), f"{where} {key}")
                 for key in ("entry", "exit", "short_entry", "short_exit")}
 
-    def target_weights(self, returns: np.ndarray) -> np.ndarray:  # decides from the panel instead
-        raise NotImplementedError("SignalRules decides from the panel (weights_at)")
-
     def weights_at(self, panel: MarketPanel) -> np.ndarray:
         return self._weights(positions_from_rules(panel, self.rules)[-1], panel)
 
