@@ -21,6 +21,27 @@ plots = false
 kind = "equal_weight"
 {strategy}
 """
+SMA = """[data]
+dataset = "sp500_index"
+start = 2015-01-01
+end = 2015-12-31
+[report]
+plots = false
+[[strategies]]
+kind = "sma_crossover"
+slow = 30
+{extra}
+"""
+DP = """problem = "{problem}"
+[params]
+{params}
+[objective]
+kind = "probability_of_target"
+target = 1.0
+[solver]
+{solver}
+"""
+LIQUIDATION = "inventory = 4\nhorizon = 3\nstart_price = 10.0\ntick = 0.5\nimpact = 0.25"
 HEDGE = "maturity_days = 5\nn_train = 256\nn_test = 128\n{extra}\n[hedger]\niterations = 2\nbatch_size = 64\n"
 
 CASES = [
@@ -55,12 +76,41 @@ CASES = [
     ("scorecard-missing-file", {}, ["scorecard", "build", "applicants.csv", "-t", "target", "-o", "out"],
      "applicants.csv not found"),
     ("dp-missing-problem", {}, ["dp", "solve", "nope.toml", "--out", "out"], "nope.toml"),
+    ("dp-stakes-text", {"d.toml": DP.format(problem="betting", params="max_wealth = 8\ninitial_wealth = 3\n"
+                                                    "win_prob = 0.4\nhorizon = 4\nstakes = [\"a\"]",
+                                            solver="")},
+     ["dp", "solve", "d.toml", "--out", "out"], "stakes"),
+    ("dp-state-space-too-large", {"d.toml": DP.format(problem="liquidation", solver="", params=LIQUIDATION.replace(
+        "inventory = 4", "inventory = 400").replace("horizon = 3", "horizon = 50").replace("impact = 0.25",
+                                                                                          "impact = 0.01"))},
+     ["dp", "solve", "d.toml", "--out", "out"], "GiB for"),
+    ("dp-quantiles-too-many", {"d.toml": DP.format(problem="liquidation", params=LIQUIDATION,
+                                                   solver='method = "quantile"\nn_quantiles = 100000000')},
+     ["dp", "solve", "d.toml", "--out", "out"], "GiB for"),
+    ("sma-fast-fraction", {"s.toml": SMA.format(extra="fast = 10.9")}, ["backtest", "s.toml", "--out", "out"],
+     "fast: must be a whole number of bars >= 1"),
+    ("sma-fast-text", {"s.toml": SMA.format(extra='fast = "abc"')}, ["backtest", "s.toml", "--out", "out"],
+     "fast: must be a whole number of bars >= 1"),
+    ("sma-switch-text", {"s.toml": SMA.format(extra='long_short = "false"')}, ["backtest", "s.toml", "--out", "out"],
+     "long_short: must be true or false"),
+    ("sweep-grid-fraction", {"s.toml": SMA.format(extra="")},
+     ["sweep", "s.toml", "--grid", "fast=5.5,5.9", "--out", "out"], "fast: must be a whole number of bars"),
+    ("python-entry-missing", {"s.toml": BACKTEST.format(data="", strategy='[[strategies]]\nkind = "python"\n'
+                                                                         'entry = "mine.py:f"')},
+     ["backtest", "s.toml", "--out", "out"], "no such file"),
+    ("signal-unknown-indicator", {"s.toml": BACKTEST.format(data="", strategy='[[strategies]]\nkind = "signal"\n'
+                                                                             'entry = "RSX(close, 14) < 30"')},
+     ["backtest", "s.toml", "--out", "out"], "unknown indicator 'RSX'"),
+    ("kline-poisoned-checkpoint", {"ck/config.json": "{}", "ck/tokenizer.pt": "not a torch file",
+                                   "ck/model.pt": "not a torch file"},
+     ["kline", "forecast", "-c", "ck", "--dataset", "msft", "--out", "out/f.csv"], "ck"),
 ]
 
 
 @pytest.mark.parametrize("files, command, fragment", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_and_leaves_nothing(tmp_path, files, command, fragment):
     for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     env = dict(os.environ, QFIN_HOME=str(tmp_path / "home"), COLUMNS="400", OMP_NUM_THREADS="1")
     done = subprocess.run([sys.executable, "-m", "qfin", *command], cwd=tmp_path, capture_output=True, text=True,
@@ -70,7 +120,9 @@ def test_bad_input_is_one_line_and_leaves_nothing(tmp_path, files, command, frag
     assert "Traceback" not in done.stderr and len(lines) == 1, done.stderr
     assert lines[0].startswith("error:") and fragment in lines[0], lines[0]
     assert not (tmp_path / "out").exists() and not (tmp_path / "home" / "logs").exists()
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == sorted(files)
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()
+                     and not str(p.relative_to(tmp_path)).startswith("home"))
+    assert written == sorted(files)
 
 
 def test_a_corrupt_imported_dataset_does_not_hide_the_others(tmp_path):
