@@ -54,7 +54,8 @@ def build_scorecard(frame: pl.DataFrame, target: str, out_dir: str | Path, prote
     n_boot : bootstrap resamples for the AUC/Gini/KS intervals.
     title : heading of the report (default: "Scorecard for <target>").
 
-    Writes metrics.json, iv_table.csv, points_table.csv, stability.csv, frontier.csv (with protected columns),
+    Writes metrics.json, iv_table.csv, points_table.csv, reason_codes.csv (every test applicant's adverse-action
+    reasons, :meth:`Scorecard.reason_codes`), stability.csv, frontier.csv (with protected columns),
     roc.png, stability.png, frontier.png (with protected columns), woe_<feature>.png per feature and report.html
     (every image inlined, so the file stands alone).
 
@@ -220,6 +221,8 @@ def _write(t: Path, result: dict, models: dict, Xte: Any, yte: np.ndarray, card:
     iv.write_csv(t / "iv_table.csv")
     points.write_csv(t / "points_table.csv")
     stab.write_csv(t / "stability.csv")
+    codes = card.reason_codes(Xte, n=4)  # every test applicant's adverse-action reasons
+    codes.write_csv(t / "reason_codes.csv")
     fr = None
     if frontier is not None:
         fr = frontier.with_columns(pl.col("thresholds").cast(pl.List(pl.Utf8)).list.join(" "))
@@ -266,7 +269,9 @@ def _write(t: Path, result: dict, models: dict, Xte: Any, yte: np.ndarray, card:
     fig.tight_layout()
     figures["stability.png"] = report.png_bytes(fig, dpi=90)
 
-    page = _html(title, result, iv, points, fr, stab, figures)
+    lowest = np.argsort(card.points(Xte), kind="stable")[:5]
+    shown = codes.filter(pl.col("row").is_in(lowest.tolist()))
+    page = _html(title, result, iv, points, fr, stab, figures, shown)
     report.write_page(t / MARKER, page, figures)
 
 
@@ -287,7 +292,7 @@ def woe_chart(name: str, table: pl.DataFrame) -> bytes:
 
 
 def _html(title: str, result: dict, iv: pl.DataFrame, points: pl.DataFrame, frontier: pl.DataFrame | None,
-          stab: pl.DataFrame, figures: dict[str, bytes]) -> str:
+          stab: pl.DataFrame, figures: dict[str, bytes], codes: pl.DataFrame) -> str:
     def img(name: str) -> report.Html:
         return report.image(figures[name], name.removesuffix(".png").replace("_", " "))
 
@@ -311,6 +316,10 @@ def _html(title: str, result: dict, iv: pl.DataFrame, points: pl.DataFrame, fron
         report.table(m, ["encoding", "auc", "gini", "ks"]), img("roc.png"),
         report.heading("Information value (delta-method SE, smoothing 0.5)"), report.frame_table(iv),
         report.heading("Points table (WoE logistic; PDO 20, 600 points at 50:1)"), report.frame_table(points),
+        report.heading("Reason codes of the five lowest-scoring test applicants"),
+        report.paragraph("Per applicant (test row), the features that cost the most points against their best "
+                         "attribute (points below maximum); every test row's are in reason_codes.csv."),
+        report.frame_table(codes),
         *fair,
         report.heading("Stability train vs test (CSI per feature)"), img("stability.png"), report.frame_table(stab),
         report.heading("WoE by feature"), *(img(name) for name in figures if name.startswith("woe_")))

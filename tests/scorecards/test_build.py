@@ -35,9 +35,12 @@ def test_outputs_and_figures(built, german):
     out, result = built
     names = {p.name for p in out.iterdir()}
     expected = {"metrics.json", "iv_table.csv", "points_table.csv", "frontier.csv", "stability.csv", "roc.png",
-                "frontier.png", "stability.png", "report.html", ".qfin-manifest.json"}
+                "frontier.png", "stability.png", "report.html", ".qfin-manifest.json", "reason_codes.csv"}
     expected |= {f"woe_{c}.png" for c in FEATURES}
     assert names == expected
+    codes = pl.read_csv(out / "reason_codes.csv")
+    assert codes["row"].max() < result["n_test"] and codes["points_lost"].min() > 0
+    assert "Reason codes of the five lowest-scoring test applicants" in (out / "report.html").read_text()
     assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(result))
     assert result["n_train"] + result["n_test"] == german.height and result["n_test"] == 300
     for enc in ("woe", "onehot", "stumps"):
