@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from qfin.errors import QfinError
-from qfin.risk import DifferentialSharpe, expected_shortfall, mixed_var, sharpe_ratio
+from qfin.risk import DifferentialSharpe, RunningSharpe, expected_shortfall, mixed_var
 
 __all__ = ["REWARDS", "make_reward"]
 
@@ -68,16 +68,16 @@ class _LogReturn(_Reward):
 
 
 class _RunningSharpe(_Reward):
+    """Increments of the prefix's Sharpe ratio, kept in O(1) per step by :class:`qfin.risk.RunningSharpe`."""
+
     def reset(self, length: int) -> None:
         super().reset(length)
-        self._length = length
+        self._sharpe = RunningSharpe(periods_per_year=length)
         self._previous = 0.0
 
     def _reward(self, r: float, last: bool) -> float:
-        current = 0.0
-        if self._k >= 2:
-            s = sharpe_ratio(self._returns[: self._k], periods_per_year=self._length)
-            current = float(s) if math.isfinite(s) else 0.0
+        s = self._sharpe.update(r)
+        current = s if math.isfinite(s) else 0.0
         reward, self._previous = current - self._previous, current
         return reward
 

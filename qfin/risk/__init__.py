@@ -4,7 +4,7 @@ docstring. Divergences live in :mod:`qfin.risk.divergence`.
 """
 
 from qfin.risk import divergence
-from qfin.risk._online import DifferentialSharpe
+from qfin.risk._online import DifferentialSharpe, RunningSharpe
 from qfin.risk._overfitting import (
                                     PBOResult,
                                     deflated_sharpe_ratio,
@@ -42,7 +42,7 @@ __all__ = [
     "simple_returns", "log_returns", "cumulative_returns", "equity_curve", "drawdown_series", "total_return",
     "sharpe_ratio", "sortino_ratio", "annual_volatility", "cagr", "max_drawdown", "calmar_ratio",
     "probabilistic_sharpe_ratio", "deflated_sharpe_ratio", "expected_max_sharpe", "probability_of_backtest_overfitting",
-    "PBOResult",
+    "PBOResult", "RunningSharpe",
     "value_at_risk", "expected_shortfall", "entropic_risk", "rockafellar_uryasev", "lower_tail_mean",
     "range_value_at_risk", "mixed_var",
     "DifferentialSharpe",

@@ -1,4 +1,7 @@
-"""The differential Sharpe ratio of Moody & Saffell: an online, per-step reward for Sharpe-seeking agents.
+"""Online performance measures: the differential Sharpe ratio of Moody & Saffell (a per-step reward for
+Sharpe-seeking agents) and :class:`RunningSharpe` (the sample Sharpe ratio of a growing series in O(1) per step).
+
+The differential Sharpe ratio:
 
 Moody, Wu, Liao & Saffell (1998), "Performance functions and reinforcement learning for trading systems and
 portfolios", J. of Forecasting 17; Moody & Saffell (2001), "Learning to trade via direct reinforcement",
@@ -26,7 +29,7 @@ import numpy as np
 from qfin.errors import QfinError
 from qfin.risk._backend import check_fraction
 
-__all__ = ["DifferentialSharpe"]
+__all__ = ["DifferentialSharpe", "RunningSharpe"]
 
 
 class DifferentialSharpe:
@@ -129,3 +132,32 @@ class DifferentialSharpe:
         self._b = b_prev + self.eta * d_b
         self._count += 1
         return self._out(np.asarray(d))
+
+
+class RunningSharpe:
+    """The sample Sharpe ratio of the returns seen so far, updated in O(1) per return: what
+    :func:`qfin.risk.sharpe_ratio` gives on the whole prefix (mean over sample standard deviation, times
+    sqrt(periods_per_year)), kept with Welford's running mean and sum of squared deviations instead of a pass
+    over the prefix at every step. NaN before two returns; +-inf (NaN for a zero mean) for a constant series.
+    """
+
+    def __init__(self, periods_per_year: float = 252) -> None:
+        if not (np.isfinite(periods_per_year) and periods_per_year > 0):
+            raise QfinError(f"periods_per_year must be a finite number > 0; got {periods_per_year!r}")
+        self.periods_per_year = float(periods_per_year)
+        self.reset()
+
+    def reset(self) -> None:
+        self.count, self.mean, self._m2 = 0, 0.0, 0.0
+
+    def update(self, r: float) -> float:
+        """Fold in the latest return; the Sharpe ratio of all returns so far."""
+        self.count += 1
+        delta = r - self.mean
+        self.mean += delta / self.count
+        self._m2 += delta * (r - self.mean)
+        if self.count < 2:
+            return float("nan")
+        std = np.sqrt(max(self._m2, 0.0) / (self.count - 1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.float64(self.mean) / std * np.sqrt(self.periods_per_year))
