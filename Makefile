@@ -8,6 +8,8 @@ LOCK   := requirements.lock
 BENCH_LOCK := requirements-bench.lock
 # torch first: 2.13.0 is a CPU build on disk here; an unpinned torch would pull a multi-GB CUDA build.
 TORCH  := torch==2.13.0
+# pip itself pinned too, so a fresh venv installs the locks with the same resolver every time.
+PIP    := pip==26.3
 # pip-compile (pip-tools) resolves the locks; its own small venv, so a stale lock never blocks re-locking.
 LOCK_VENV := .venv-lock
 PIP_TOOLS := pip-tools==7.6.2
@@ -23,7 +25,7 @@ lock-check:
 $(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) tools/lockfile.py check
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(PIP)
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -r $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
@@ -61,7 +63,7 @@ BENCH_VENV := .venv-bench
 $(BENCH_VENV)/.installed: pyproject.toml $(BENCH_LOCK)
 	@$(PYTHON) tools/lockfile.py check
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet $(PIP)
 	$(BENCH_VENV)/bin/python -m pip install --quiet $(TORCH)
 	$(BENCH_VENV)/bin/python -m pip install --quiet -r $(BENCH_LOCK)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
