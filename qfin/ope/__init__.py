@@ -15,12 +15,16 @@ among them.
   :class:`ConstantHedge`, :class:`UniformPolicy`, :class:`AgentPolicy`) on a :class:`qfin.envs.DiscreteActions`
   env, :func:`log_episodes` / :func:`policy_values` (logged datasets, on-policy truth), and
   :func:`run_ope_experiment` for a TOML spec (``qfin ope run``), :func:`summary_at_k`.
+- Return distributions: :func:`return_cdf` (methods ``tis``, ``sntis``, ``dm``, ``dr``) -> :class:`ReturnCDF`
+  (mean, variance, VaR, CVaR, entropic risk); :func:`fit_cdf_model` (FQE on indicator targets), :func:`dm_cdf`,
+  :func:`dr_cdf`; :func:`confidence_interval` (t, bootstrap, BCa, Hoeffding, empirical Bernstein).
 - A testbed with exact values: :class:`TabularMDP`, :func:`random_tabular_mdp`, :func:`softmax_policy`,
   :func:`epsilon_greedy_policy`, :func:`rollout`.
 """
 
 from qfin.ope._bounds import BOUND_METHODS, confidence_interval
-from qfin.ope._distributional import ReturnCDF, kolmogorov_distance, return_cdf, weighted_cdf
+from qfin.ope._cdf_models import CDFModel, FittedCDFModel, cdf_thresholds, dm_cdf, dr_cdf, fit_cdf_model, project_cdf
+from qfin.ope._distributional import CDF_METHODS, ReturnCDF, kolmogorov_distance, return_cdf, weighted_cdf
 from qfin.ope._estimators import (
                                   ESTIMATORS,
                                   OPEEstimate,
@@ -78,4 +82,5 @@ __all__ = [
     "Episodes", "run_episodes", "log_episodes", "policy_returns", "policy_values", "truth_table",
     "TabularMDP", "random_tabular_mdp", "softmax_policy", "epsilon_greedy_policy", "rollout",
     "ReturnCDF", "return_cdf", "weighted_cdf", "kolmogorov_distance", "confidence_interval", "BOUND_METHODS",
+    "CDF_METHODS", "CDFModel", "FittedCDFModel", "cdf_thresholds", "dm_cdf", "dr_cdf", "fit_cdf_model", "project_cdf",
 ]

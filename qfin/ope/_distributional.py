@@ -9,6 +9,8 @@ trajectory's importance weight prod_t pi_e(a_t|s_t) / pi_b(a_t|s_t):
   missing mass put on the largest return).
 - ``"sntis"``: F(t) = sum_i w_i 1{G_i <= t} / sum_i w_i, the weighted empirical law: biased, consistent, always a
   CDF and far less variable when weights are heavy.
+- ``"dm"`` and ``"dr"``: from a distributional Q model (the direct method, and the doubly robust form with the
+  per-threshold control variate), in :mod:`qfin.ope._cdf_models`.
 
 A :class:`ReturnCDF` is a finite law (atoms = the logged returns, masses from the weights), so every functional is
 exact on it: ``cdf.value_at(t)``, ``cdf.mean()``, ``cdf.variance()``, ``cdf.var(alpha)`` (the alpha-quantile of
@@ -29,7 +31,7 @@ from qfin.risk import entropic_risk, lower_tail_mean
 from ._estimators import _cumulative_weights, _discount
 from ._logged import LoggedData
 
-__all__ = ["ReturnCDF", "kolmogorov_distance", "return_cdf", "weighted_cdf"]
+__all__ = ["CDF_METHODS", "ReturnCDF", "kolmogorov_distance", "return_cdf", "weighted_cdf"]
 
 
 @dataclass(frozen=True)
@@ -94,15 +96,29 @@ def weighted_cdf(returns: np.ndarray, weights: np.ndarray, method: Literal["tis"
     return ReturnCDF(atoms, np.diff(np.concatenate(([0.0], cumulative))))
 
 
-def return_cdf(data: LoggedData, candidate: str, method: Literal["tis", "sntis"] = "sntis") -> ReturnCDF:
-    """The CDF of ``candidate``'s discounted trajectory return estimated from ``data``."""
+CDF_METHODS = ("tis", "sntis", "dm", "dr")
+
+
+def return_cdf(data: LoggedData, candidate: str, method: Literal["tis", "sntis", "dm", "dr"] = "sntis", *,
+               model=None, thresholds=None) -> ReturnCDF:
+    """The CDF of ``candidate``'s discounted trajectory return estimated from ``data`` by ``method``: ``"tis"``,
+    ``"sntis"`` (above), or the model-based ``"dm"`` and ``"dr"`` (:mod:`qfin.ope._cdf_models`; ``model``, a
+    distributional Q model, is fitted by FQE on indicator targets when not given; ``thresholds``: their grid)."""
     if candidate not in data.candidate_pscores:
         raise QfinError(f"no candidate {candidate!r} in the logged data; it has {', '.join(data.candidate_pscores)}")
+    if method in ("dm", "dr"):
+        from ._cdf_models import dm_cdf, dr_cdf
+
+        return (dm_cdf if method == "dm" else dr_cdf)(data, candidate, model, thresholds=thresholds)
+    if method not in CDF_METHODS:
+        raise QfinError(f"method must be one of {', '.join(CDF_METHODS)}; got {method!r}")
     returns = data.reward @ _discount(data)
     return weighted_cdf(returns, _cumulative_weights(data, candidate)[:, -1], method)
 
 
 def kolmogorov_distance(estimate: ReturnCDF, truth: ReturnCDF) -> float:
-    """sup_t |F_estimate(t) - F_truth(t)| over both laws' atoms (where the step functions jump)."""
+    """sup_t |F_estimate(t) - F_truth(t)| over both laws' atoms (where the step functions jump), each read just
+    above the atom (1e-9 of the returns' scale) so that two atoms equal up to rounding count as one."""
     points = np.union1d(estimate.atoms, truth.atoms)
+    points = points + 1e-9 * max(1.0, float(np.abs(points).max()))
     return float(np.max(np.abs(estimate.value_at(points) - truth.value_at(points))))
