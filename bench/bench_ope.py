@@ -14,6 +14,14 @@ outside the project venv (``pip install torch==2.13.0`` first, then ``scope-rl p
 interpreter. ``--record-topk FILE`` writes SCOPE-RL's top-k figures
 (``OffPolicySelection.obtain_topk_policy_value_selected_by_standard_ope``) for tests/ope/scope_rl_topk.json and
 ``--record-estimates FILE`` its estimates on a small dataset for tests/ope/scope_rl_estimates.json.
+
+Return distributions (issue 24): the CDF of the return under the candidate by trajectory-wise IS and its
+self-normalised form, qfin's ``return_cdf(..., "tis" / "sntis")`` read at SCOPE-RL's ``reward_scale`` grid against
+``CumulativeDistributionTIS`` / ``CumulativeDistributionSNTIS`` on the same 20,000 x 50 data with gamma = 1 (SCOPE-RL
+discounts the first reward by gamma, qfin does not: at gamma = 1 both returns are the plain sum), checked equal at
+the interior grid points, then timed. qfin's per-decision DR CDF (with a given model) is timed beside SCOPE-RL's
+trajectory-wise ``CumulativeDistributionTDR``: different control variates, so that ratio is context, not the same
+work. ``--record-cdf FILE`` writes SCOPE-RL's CDFs on small datasets for tests/ope/scope_rl_cdf.json.
 """
 
 from __future__ import annotations
@@ -58,6 +66,109 @@ def scope_inputs(data, q) -> dict:
             "pscore": data.behavior_pscore.ravel(),
             "evaluation_policy_action_dist": data.candidate_action_dist["e"].reshape(n * h, -1),
             "state_action_value_prediction": q.reshape(n * h, -1), "gamma": data.gamma}
+
+
+def make_cdf_data(n_episodes: int, horizon: int, seed: int = 0):
+    """Like make_data but undiscounted (gamma = 1, where SCOPE-RL's and qfin's returns agree), with a reward noise
+    that makes every return distinct (no ties at a grid point)."""
+    mdp = random_tabular_mdp(n_states=20, n_actions=4, horizon=horizon, gamma=1.0, terminal_prob=0.0,
+                             reward_noise=0.3, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    behavior = softmax_policy(rng.normal(size=(21, 4)))
+    cand = softmax_policy(rng.normal(size=(21, 4)), 2.0)
+    data = rollout(mdp, behavior, {"e": cand}, n_episodes, seed=seed + 2)
+    q = mdp.q_values(cand)[np.arange(horizon)[None, :], data.state]
+    return data, q
+
+
+def cdf_grid(data, size: int = 40) -> np.ndarray:
+    """SCOPE-RL's reward_scale for these data: from just below the smallest return to just above the largest."""
+    g = data.reward.sum(axis=1)
+    return np.linspace(g.min() - 1e-3, g.max() + 1e-3, size)
+
+
+class PointModel:
+    """A distributional model that puts all of the return-to-go on one point, V(s_0) = E_pi[Q(s_0, .)], with no
+    dependence on the action: at horizon 1 qfin's DR CDF with it is SCOPE-RL's CumulativeDistributionTDR."""
+
+    def __init__(self, data, q) -> None:
+        self.v0 = np.einsum("nha,nha->nh", data.candidate_action_dist["e"], q)[:, 0]
+
+    def values(self, step, thresholds):
+        p = (self.v0[:, None] <= thresholds).astype(np.float64)
+        return p, p
+
+
+def record_cdf(path: Path) -> None:
+    """SCOPE-RL's TIS and SNTIS CDFs on make_cdf_data(300, 5) and its TDR CDF on make_cdf_data(300, 1) (exact Q),
+    each at cdf_grid(data), for tests/ope/scope_rl_cdf.json."""
+    import scope_rl
+    from scope_rl.ope.discrete import (
+        CumulativeDistributionSNTIS,
+        CumulativeDistributionTDR,
+        CumulativeDistributionTIS,
+    )
+
+    out = {"scope_rl_version": scope_rl.__version__, "source": "bench/bench_ope.py --record-cdf", "cases": {}}
+    for name, horizon, cls in (("tis", 5, CumulativeDistributionTIS), ("sntis", 5, CumulativeDistributionSNTIS),
+                               ("tdr", 1, CumulativeDistributionTDR)):
+        data, q = make_cdf_data(300, horizon)
+        inputs = scope_inputs(data, q)
+        if name != "tdr":
+            inputs.pop("state_action_value_prediction")
+        grid = cdf_grid(data)
+        cdf = cls().estimate_cumulative_distribution_function(**inputs, reward_scale=grid)
+        out["cases"][name] = {"data": f"make_cdf_data(300, {horizon})", "first_rewards": data.reward[0].tolist(),
+                              "reward_scale": grid.tolist(), "cdf": np.asarray(cdf, dtype=float).tolist()}
+    path.write_text(json.dumps(out, indent=1))
+    print(f"wrote {path}")
+
+
+def bench_cdf(args, results: list) -> None:
+    """The return-distribution estimators on args.episodes x args.horizon (module docstring)."""
+    import scope_rl
+    from scope_rl.ope.discrete import (
+        CumulativeDistributionSNTIS,
+        CumulativeDistributionTDR,
+        CumulativeDistributionTIS,
+    )
+
+    from qfin.ope import dr_cdf, return_cdf
+
+    data, q = make_cdf_data(args.episodes, args.horizon)
+    grid = cdf_grid(data)
+    inputs = scope_inputs(data, q)
+    no_q = {k: v for k, v in inputs.items() if k != "state_action_value_prediction"}
+    model = PointModel(data, q)
+    work = args.episodes * args.horizon
+    runs = {
+        "cdf_tis": (lambda: return_cdf(data, "e", "tis").value_at(grid),
+                    lambda: CumulativeDistributionTIS().estimate_cumulative_distribution_function(
+                        **no_q, reward_scale=grid), True),
+        "cdf_sntis": (lambda: return_cdf(data, "e", "sntis").value_at(grid),
+                      lambda: CumulativeDistributionSNTIS().estimate_cumulative_distribution_function(
+                          **no_q, reward_scale=grid), True),
+        "cdf_dr": (lambda: dr_cdf(data, "e", model, thresholds=grid).value_at(grid),
+                   lambda: CumulativeDistributionTDR().estimate_cumulative_distribution_function(
+                       **inputs, reward_scale=grid), False),
+    }
+    print(f"return CDFs on {args.episodes:,} trajectories x {args.horizon} steps at {grid.size} thresholds, best of "
+          f"{args.repeats} (scope-rl {scope_rl.__version__})")
+    for name, (ours, peer, same) in runs.items():
+        if same:
+            a, b = ours(), peer()
+            gap = float(np.max(np.abs(a[1:-1] - b[1:-1])))
+            if gap > 1e-12:
+                sys.exit(f"{name}: qfin and scope-rl CDFs differ by {gap:.3g} at the interior thresholds; no timing")
+        qfin_s, _ = best_of(ours, args.repeats)
+        peer_s, _ = best_of(peer, args.repeats)
+        ratio = peer_s / qfin_s
+        label = "equal at the interior thresholds" if same else "per-decision DR vs SCOPE-RL's trajectory-wise DR"
+        print(f"  {name:9s} ({label})   qfin {qfin_s * 1e3:8.1f} ms {work / qfin_s / 1e6:7.1f} M steps/s   "
+              f"scope-rl {peer_s * 1e3:8.1f} ms {work / peer_s / 1e6:7.1f} M steps/s   ratio {ratio:5.2f}x")
+        results.append({"name": f"ope_{name}_{args.episodes}x{args.horizon}", "qfin_s": qfin_s,
+                        "peer": f"scope-rl {scope_rl.__version__}", "peer_s": peer_s, "ratio": ratio,
+                        "same_work": same})
 
 
 def record_topk(path: Path) -> None:
@@ -147,6 +258,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--record-topk", type=Path, help="write SCOPE-RL's top-k figures here and exit")
     parser.add_argument("--record-estimates", type=Path, help="write SCOPE-RL's estimates here and exit")
+    parser.add_argument("--record-cdf", type=Path, help="write SCOPE-RL's return CDFs here and exit")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message=".*Gym has been unmaintained.*")
     if args.record_topk:
@@ -154,6 +266,9 @@ def main() -> None:
         return
     if args.record_estimates:
         record_estimates(args.record_estimates)
+        return
+    if args.record_cdf:
+        record_cdf(args.record_cdf)
         return
 
     try:
@@ -185,6 +300,7 @@ def main() -> None:
               f"M steps/s   scope-rl {peer_s * 1e3:8.1f} ms {work / peer_s / 1e6:7.1f} M steps/s   ratio {ratio:5.2f}x")
         results.append({"name": f"ope_{name}_{args.episodes}x{args.horizon}", "qfin_s": qfin_s,
                         "peer": f"scope-rl {scope_rl.__version__}", "peer_s": peer_s, "ratio": ratio})
+    bench_cdf(args, results)
     if args.json:
         args.json.write_text(json.dumps(results))
 
