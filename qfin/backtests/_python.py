@@ -34,6 +34,7 @@ from qfin.data import MarketPanel
 from qfin.errors import SpecError
 from qfin.strategy import NOT_IN_SPEC, StrategyOutputError, WeightStrategy, register_strategy
 
+from ._order_keys import ORDER_KEYS, OrderKeys
 from ._strategies import _with_cash
 
 __all__ = ["PythonStrategy", "load_entry"]
@@ -99,11 +100,13 @@ def _user_frame(err: BaseException, path: Path | None) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class PythonStrategy(WeightStrategy):
+class PythonStrategy(OrderKeys, WeightStrategy):
     """A user's function as a weight strategy (module docstring). ``entry`` names it (a relative file is taken from
     the working folder; :func:`qfin.backtests.load_spec` makes it relative to the spec's folder); ``signal`` says it
     returns -1/0/1 per asset; ``params`` are the spec's other keys, passed as keyword arguments (sweepable).
-    ``lookback`` (bars of history the first decision needs) is passed too when the function takes it."""
+    ``lookback`` (bars of history the first decision needs) is passed too when the function takes it. With
+    ``signal = true`` the order keys (``sl_stop``, ``tp_stop``, ``tsl_stop``, ``limit_entry``, ``fractional``:
+    qfin.backtests._orders) trade each position as orders."""
 
     kind: ClassVar[str] = "python"
     extra_keys: ClassVar[str | None] = "params"  # spec keys beyond the fields are the function's arguments
@@ -114,6 +117,11 @@ class PythonStrategy(WeightStrategy):
     params: dict[str, Any] = field(default_factory=dict, metadata=NOT_IN_SPEC)
 
     def _check_params(self, where: str) -> None:
+        given = [key for key in ORDER_KEYS if getattr(self, key) is not None]
+        if given and not self.signal:
+            raise SpecError(f"{where}: {given[0]} applies to signal functions (signal = true): a weights function "
+                            "has no entries to stop")
+        self.orders(where)
         function = self.function
         try:
             inspect.signature(function).bind(None, **self._arguments)

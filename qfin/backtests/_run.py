@@ -11,7 +11,9 @@ import numpy as np
 
 from qfin.backtests._engine import Fees, run_signals, run_weights
 from qfin.backtests._metrics import path_returns, strategy_metrics
+from qfin.backtests._order_keys import ORDER_KEYS, OrderKeys
 from qfin.backtests._schedule import rebalance_bars
+from qfin.backtests._signal_runs import is_signal_strategy, ordered_weights_run, sma_orders_run, weights_trades
 from qfin.backtests._signals import sma_crossover_exposure
 from qfin.backtests._spec import (
     SIGNAL_PARAMS,
@@ -23,6 +25,8 @@ from qfin.backtests._spec import (
     signal_params,
 )
 from qfin.backtests._strategies import STRATEGIES
+from qfin.backtests._trade_stats import trade_statistics
+from qfin.backtests._trades import trades_frame
 from qfin.data import MarketPanel, check_output_dir, config_hash, staged_output, strict_json
 from qfin.errors import DataValidationError, SpecError
 from qfin.progress import progress_bar
@@ -47,6 +51,7 @@ class StrategyRun:
     costs: float
     traded_fraction: float
     ruin_bar: int = -1  # first bar with value <= 0 (equity 0 from it on), -1 if the strategy survived
+    trades: Any = None  # signal strategies: a polars frame, one row per round trip (qfin.backtests._trades)
 
 
 @dataclass
@@ -64,6 +69,16 @@ class BacktestResult:
         """Strategy ``name``'s returns as its metrics see them (:func:`qfin.backtests.path_returns`): from the
         initial cash, so the first trade's costs count, and up to the ruin bar for a ruined strategy."""
         return path_returns(self.runs[name].equity, self.spec.initial_cash)
+
+    @property
+    def trades(self):
+        """Every signal strategy's round trips in one polars frame (qfin.backtests._trades); no row when the spec
+        has none (allocation strategies rebalance weights and have no trades)."""
+        import polars as pl
+
+        from qfin.backtests._trades import empty_trades
+
+        return pl.concat([empty_trades(), *(r.trades for r in self.runs.values() if r.trades is not None)])
 
     def equity_frame(self):
         """A polars frame: ``timestamp`` plus one column of portfolio value per strategy."""
@@ -83,15 +98,11 @@ class BacktestResult:
         """
         with staged_output(out_dir, "backtest", spec_hash=config_hash(self.spec)) as staging:
             self.equity_frame().write_parquet(staging / "equity.parquet")
+            self.trades.write_parquet(staging / "trades.parquet")
             if self.spec.report.plots:
-                from qfin.backtests._report import write_report
+                from qfin.backtests._tearsheet import write_backtest_report
 
-                write_report(staging, title=self.spec.name, timestamps=self.timestamps,
-                             equity={n: r.equity for n, r in self.runs.items()},
-                             weights={n: r.weights for n, r in self.runs.items() if r.weights is not None},
-                             assets=self.assets, metrics=self.metrics, notes=self.notes,
-                             rolling_window=self.spec.report.rolling_window,
-                             periods_per_year=self.spec.periods_per_year)
+                write_backtest_report(staging, self)
             (staging / OUTPUT_MARKER).write_text(strict_json(self.metrics))
         return out_dir
 
@@ -141,6 +152,10 @@ def _build_weight_strategy(item: StrategySpec, where: str | None = None):
         package = {"agent": "qfin.agents", "kline_forecast": "qfin.kline"}.get(item.kind)
         hint = f" (kind {item.kind!r} is registered by `import {package}`)" if package else ""
         raise SpecError(f"strategies: unknown kind {item.kind!r}; known kinds: {known}{hint}") from None
+    given = [key for key in ORDER_KEYS if key in item.params]
+    if given and not issubclass(cls, OrderKeys):
+        raise SpecError(f"{where or item.where}: {given[0]} applies to signal strategies (sma_crossover, signal, "
+                        f"python with signal = true); {item.kind} is an allocation strategy, with no entries to stop")
     return cls(**{"name": item.label, **strategy_params(cls, item.table, where or item.where)})
 
 
@@ -220,12 +235,22 @@ def run_backtest(spec: BacktestSpec | dict[str, Any] | str | Path, out_dir: str 
         for strategy in strategies:
             bars = bars_of[strategy.name]
             targets = strategy.decide(panel, bars, progress=tick)
+            if is_signal_strategy(strategy) and not strategy.orders().plain:
+                run = ordered_weights_run(strategy, targets, bars, panel, first, last, spec)
+                runs[strategy.name] = StrategyRun(strategy.name, "signal", run.equity[:, 0], None, int(run.fills[0]),
+                                                  float(run.costs[0]), float(run.turnover[0]), int(run.ruin_bar[0]),
+                                                  trades_frame(run.trades, strategy.name, panel.assets,
+                                                               market.timestamps[first: last + 1]))
+                continue
             run = run_weights(close[first:], bars - first, targets,
                               open_=None if open_ is None else open_[first:], execution=spec.execution, fees=fees,
                               initial_cash=spec.initial_cash)
             runs[strategy.name] = StrategyRun(strategy.name, "weights", run.equity, run.weights,
                                               len(run.trade_bars), float(run.costs.sum()), float(run.turnover.sum()),
-                                              run.ruin_bar)
+                                              run.ruin_bar,
+                                              weights_trades(strategy.name, run, panel, first, last, spec.execution,
+                                                             fees.effective_rates(), market.timestamps[first: last + 1])
+                                              if is_signal_strategy(strategy) else None)
     for item, params in signal_items:
         runs[item.label] = _run_signal(item.label, params, market, first, last, spec)
 
@@ -233,6 +258,9 @@ def run_backtest(spec: BacktestSpec | dict[str, Any] | str | Path, out_dir: str 
     metrics = {name: strategy_metrics(run.equity, run.traded_fraction, timestamps, spec.periods_per_year,
                                       initial_cash=spec.initial_cash)
                for name, run in runs.items()}
+    for name, run in runs.items():
+        if run.trades is not None:
+            metrics[name].update(trade_statistics(run.trades, timestamps))
     notes = {
         "data": f"{market.source}: {len(market.assets)} asset{'s' if len(market.assets) != 1 else ''}, "
                 f"{timestamps[0].astype('M8[D]')} .. "
@@ -307,7 +335,18 @@ def signal_exposure(label: str, params: SmaCrossoverParams, market: MarketPanel)
 
 def _run_signal(label: str, params: SmaCrossoverParams, market: MarketPanel, first: int, last: int,
                 spec: BacktestSpec) -> StrategyRun:
+    """The plain path is run_signals (pinned to vectorbt); its trades, and a run with order keys, come from the
+    order simulator (qfin.backtests._signal_runs)."""
     grid = run_sma_grid(label, params, np.array([params.fast]), np.array([params.slow]), market, first, last, spec)
+    j = market.assets.index(_signal_asset(label, params, market))
+    exposure = sma_crossover_exposure(market.close[: last + 1, j], params.fast, params.slow,
+                                      long_short=params.long_short)[first:, 0]
+    orders = params.orders()
+    ordered = sma_orders_run(label, exposure, orders, market, j, first, last, spec)
+    trades = trades_frame(ordered.trades, label, [market.assets[j]], market.timestamps[first: last + 1])
     run = grid.run
-    return StrategyRun(label, "signal", run.equity[:, 0], None, int(run.trades[0]), float(run.costs[0]),
-                       float(run.turnover[0]), int(run.ruin_bar[0]))
+    if orders.plain:
+        return StrategyRun(label, "signal", run.equity[:, 0], None, int(run.trades[0]), float(run.costs[0]),
+                           float(run.turnover[0]), int(run.ruin_bar[0]), trades)
+    return StrategyRun(label, "signal", ordered.equity[:, 0], None, int(ordered.fills[0]), float(ordered.costs[0]),
+                       float(ordered.turnover[0]), int(ordered.ruin_bar[0]), trades)

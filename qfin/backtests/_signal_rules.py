@@ -30,6 +30,7 @@ from qfin.data import MarketPanel
 from qfin.errors import SpecError
 from qfin.strategy import WeightStrategy, register_strategy
 
+from ._order_keys import OrderKeys
 from ._rules import compile_rule
 
 __all__ = ["SignalRules", "positions_from_rules"]
@@ -66,8 +67,10 @@ def _hold(long_in: np.ndarray, long_out: np.ndarray, short_in: np.ndarray, short
 
 
 @dataclass(frozen=True, kw_only=True)
-class SignalRules(WeightStrategy):
-    """Positions from indicator rules (module docstring); ``vol_window`` bars of returns size "volatility"."""
+class SignalRules(OrderKeys, WeightStrategy):
+    """Positions from indicator rules (module docstring); ``vol_window`` bars of returns size "volatility"; the
+    order keys (``sl_stop``, ``tp_stop``, ``tsl_stop``, ``limit_entry``, ``fractional``: qfin.backtests._orders)
+    trade each position as orders instead."""
 
     kind: ClassVar[str] = "signal"
     uses_history: ClassVar[bool] = False  # the rules read the panel; lookback (return history) does not apply
@@ -87,6 +90,7 @@ class SignalRules(WeightStrategy):
             raise SpecError(f"{where}: sizing must be 'equal' or 'volatility', got {self.sizing!r}")
         if isinstance(self.vol_window, bool) or not isinstance(self.vol_window, int) or self.vol_window < 2:
             raise SpecError(f"{where}: vol_window must be a whole number of bars >= 2, got {self.vol_window!r}")
+        self.orders(where)
         for key in ("entry", "exit", "short_entry", "short_exit"):
             text = getattr(self, key)
             if text is not None:

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from qfin.specs import parse_model, read_toml
 
+from ._order_keys import ORDER_KEYS, Orders, check_orders
+
 __all__ = ["SIGNAL_PARAMS", "BacktestSpec", "CostSpec", "DataSpec", "ReportSpec", "SmaCrossoverParams", "StrategySpec",
            "load_spec", "parse_spec", "signal_params"]
 
@@ -101,6 +103,13 @@ class SmaCrossoverParams(BaseModel):
     long_short: bool = False
     integer_shares: bool = False
     asset: str | None = None
+    # orders (qfin.backtests._orders); checked by check_orders, which names the key and its accepted range
+    sl_stop: Any = None
+    tp_stop: Any = None
+    tsl_stop: Any = None
+    limit_entry: Any = None
+    limit_window: Any = None
+    fractional: Any = None
 
     @field_validator("fast", "slow", mode="before")
     @classmethod
@@ -117,6 +126,20 @@ class SmaCrossoverParams(BaseModel):
         if isinstance(value, int) and value in (0, 1):
             return bool(value)
         raise ValueError(f"must be true or false (or 0 / 1), got {value!r}")
+
+    @model_validator(mode="after")
+    def _orders_checked(self) -> SmaCrossoverParams:
+        orders = self.orders()
+        if self.integer_shares and self.fractional is not None and orders.fractional:
+            raise ValueError("integer_shares = true and fractional = true contradict each other; keep one")
+        return self
+
+    def orders(self) -> Orders:
+        """The checked order keys; whole shares with ``integer_shares`` or ``fractional = false``."""
+        values = {key: getattr(self, key) for key in ORDER_KEYS}
+        if values["fractional"] is None:
+            values["fractional"] = not self.integer_shares
+        return check_orders(values)
 
 
 SIGNAL_PARAMS: dict[str, type[BaseModel]] = {"sma_crossover": SmaCrossoverParams}  # the signal kinds' models
