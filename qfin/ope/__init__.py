@@ -17,7 +17,9 @@ among them.
   :func:`run_ope_experiment` for a TOML spec (``qfin ope run``), :func:`summary_at_k`.
 - Return distributions: :func:`return_cdf` (methods ``tis``, ``sntis``, ``dm``, ``dr``) -> :class:`ReturnCDF`
   (mean, variance, VaR, CVaR, entropic risk); :func:`fit_cdf_model` (FQE on indicator targets), :func:`dm_cdf`,
-  :func:`dr_cdf`; :func:`confidence_interval` (t, bootstrap, BCa, Hoeffding, empirical Bernstein).
+  :func:`dr_cdf`; :func:`confidence_interval` (t, bootstrap, BCa, Hoeffding, empirical Bernstein);
+  :func:`risk_estimates` (mean and CVaR with bootstrap bounds per estimator), :func:`bound_coverage` (coverage by
+  simulation); :func:`assess_risk_selection` (top-k metrics when selecting by CVaR or by lower bounds).
 - A testbed with exact values: :class:`TabularMDP`, :func:`random_tabular_mdp`, :func:`softmax_policy`,
   :func:`epsilon_greedy_policy`, :func:`rollout`.
 """
@@ -66,6 +68,8 @@ from qfin.ope._policies import (
                                   TargetPolicy,
                                   UniformPolicy,
 )
+from qfin.ope._risk import RISK_COLUMNS, bound_coverage, cdf_terms, risk_estimates
+from qfin.ope._risk_selection import CRITERIA, assess_risk_selection
 from qfin.ope._rollout import Episodes, log_episodes, policy_returns, policy_values, run_episodes, truth_table
 from qfin.ope._selection import GLOBAL_METRICS, TOPK_METRICS, assess_estimators, plot_topk, summary_at_k, write_report
 from qfin.ope._tabular import TabularMDP, epsilon_greedy_policy, random_tabular_mdp, rollout, softmax_policy
@@ -82,5 +86,6 @@ __all__ = [
     "Episodes", "run_episodes", "log_episodes", "policy_returns", "policy_values", "truth_table",
     "TabularMDP", "random_tabular_mdp", "softmax_policy", "epsilon_greedy_policy", "rollout",
     "ReturnCDF", "return_cdf", "weighted_cdf", "kolmogorov_distance", "confidence_interval", "BOUND_METHODS",
+    "RISK_COLUMNS", "bound_coverage", "cdf_terms", "risk_estimates", "CRITERIA", "assess_risk_selection",
     "CDF_METHODS", "CDFModel", "FittedCDFModel", "cdf_thresholds", "dm_cdf", "dr_cdf", "fit_cdf_model", "project_cdf",
 ]
