@@ -18,11 +18,12 @@ from qfin.scorecards._measures import (
 from qfin.scorecards._monitoring import THRESHOLDS, discrimination, stability_report
 from qfin.scorecards._report import build_scorecard
 from qfin.scorecards._scorecard import Scorecard, points_scaling
+from qfin.scorecards._selection import FeatureSelector
 from qfin.scorecards._synthetic import synthetic_credit
 
 __all__ = [
     "information_value", "information_value_from_counts", "woe_table", "psi", "psi_from_samples",
     "DivergenceResult", "StumpBinner", "FeatureBins", "WoEEncoder", "Scorecard", "points_scaling",
     "fairness_frontier", "fairness_iv", "adverse_impact_ratio", "binning_mip", "BinningSolution",
-    "discrimination", "stability_report", "THRESHOLDS", "synthetic_credit", "build_scorecard",
+    "FeatureSelector", "discrimination", "stability_report", "THRESHOLDS", "synthetic_credit", "build_scorecard",
 ]

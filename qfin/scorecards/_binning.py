@@ -1,4 +1,4 @@
-"""Supervised binning: cut points from depth-1 XGBoost stumps (Sudjianto & Burakov 2025, section 4).
+"""Supervised binning: cut points from depth-1 boosted stumps (Sudjianto & Burakov 2025, section 4).
 
 Each numeric feature gets thresholds t_1 < ... < t_{K-1} (float32). A value x goes to bin
 ``searchsorted(t, float32(x), side="right")``, i.e. bin i holds t_i <= x < t_{i+1}: exactly how XGBoost routes
@@ -24,6 +24,8 @@ from qfin.errors import DataValidationError
 from qfin.scorecards import _kernels
 from qfin.scorecards._frames import columns_of, mixed_input_tags, numeric_matrix, wrap_like
 from qfin.scorecards._measures import binary_target
+from qfin.scorecards._stumps import stump_boost
+from qfin.scorecards._trend import TRENDS, choose_trend, merge_starts, optimal_starts, turns
 
 __all__ = ["StumpBinner", "FeatureBins", "stump_thresholds"]
 
@@ -176,28 +178,10 @@ def _check_usable(matrix: np.ndarray, bins: list[FeatureBins]) -> None:
                                       f"it cannot be binned — drop it", rule="constant", column=f.name)
 
 
-def _pav_merge(thresholds: np.ndarray, bad: np.ndarray, cnt: np.ndarray, trend: str) -> np.ndarray:
-    """Remove cut points until the event rate is monotone in the bin index (pool adjacent violators).
-
-    bad, cnt : [thresholds.size + 1] bad and total rows of each regular bin.
-    """
-    k = thresholds.size + 1
-    if trend == "auto":
-        idx = np.arange(k)
-        w = cnt / cnt.sum()
-        rate = bad / np.maximum(cnt, 1)
-        trend = "ascending" if np.sum(w * (idx - w @ idx) * (rate - w @ rate)) >= 0 else "descending"
-    sign = 1.0 if trend == "ascending" else -1.0
-    # blocks: [first bin, bad, count]
-    blocks: list[list[float]] = []
-    for i in range(k):
-        blocks.append([i, bad[i], cnt[i]])
-        while len(blocks) > 1 and sign * (blocks[-2][1] / blocks[-2][2] - blocks[-1][1] / blocks[-1][2]) >= 0:
-            last = blocks.pop()
-            blocks[-1][1] += last[1]
-            blocks[-1][2] += last[2]
-    starts = [int(b[0]) for b in blocks[1:]]
-    return thresholds[np.array(starts, dtype=np.int64) - 1] if starts else thresholds[:0]
+def _trend_cuts(thresholds: np.ndarray, bad: np.ndarray, cnt: np.ndarray, trend: str) -> np.ndarray:
+    """The thresholds kept when bins (bad, cnt: [thresholds.size + 1]) are pooled by PAV to follow ``trend``."""
+    starts = merge_starts(bad, cnt, trend)
+    return thresholds[starts[1:] - 1]
 
 
 class StumpBinner(TransformerMixin, BaseEstimator):
@@ -212,11 +196,19 @@ class StumpBinner(TransformerMixin, BaseEstimator):
         (scikit-learn CART with ``max_leaf_nodes=max_bins``).
     max_bins : most regular bins per feature (missing and special bins come on top).
     min_bin_share : least share of the non-missing rows in every regular bin.
-    monotonic_trend : None, "auto", "ascending" or "descending" event rate across numeric bins; enforced by
-        merging adjacent bins (pool adjacent violators). Categorical bins are monotone by construction.
-    per_feature : True fits one stump model per feature (each feature's own cut points); False fits one
-        joint depth-1 model whose per-feature thresholds define the bins (faster, but a feature that the
-        others explain may get few cuts).
+    monotonic_trend : None or "none" (no constraint), "ascending", "descending", "peak", "valley" or "auto"
+        event rate across numeric bins (:mod:`qfin.scorecards._trend`). "auto" is ascending or descending by the
+        sign of the rate's covariance with the bin index, and peak or valley only where a likelihood-ratio test
+        prefers the unimodal fit at p < 0.01. A trend asked for by name that the bins cannot show under the
+        minimum size (a rise, a fall, or a turn inside three or more bins) raises a one-line
+        ``DataValidationError``. Categorical bins are monotone by construction.
+    monotonic_merge : how the trend is enforced: "pav" (pool adjacent violators on the bins the greedy search
+        chose) or "optimal" (the merge of all candidate cut points into at most ``max_bins`` bins of the
+        minimum size that maximises the IV under the trend, exactly: optbinning's objective and constraints).
+    per_feature : True fits one stump model per feature (each feature's own cut points), on the feature's
+        histogram (:mod:`qfin.scorecards._stumps`: XGBoost's rounds without XGBoost, the same cut points where a
+        feature has at most ``max_prebins`` distinct values); False fits one joint depth-1 XGBoost model whose
+        per-feature thresholds define the bins (a feature that the others explain may get few cuts).
     n_estimators, learning_rate, max_prebins : the stump model (``max_prebins`` is XGBoost's ``max_bin``).
     categorical_features : column names or indices to treat as categorical (strings/bools always are).
     rare_share : categorical levels below this share of rows are pooled into one "other" level; unseen
@@ -230,21 +222,22 @@ class StumpBinner(TransformerMixin, BaseEstimator):
         costliest step, grows with the sample (on 1M x 20: 0.48 s at 50,000 rows, 0.59 s at 100,000, 3.4 s
         on all rows, with the IV sums within 1% of each other).
     random_state : seed of the stump model and of that subsample.
-    n_jobs : XGBoost threads. None (default): every core for the joint model (``per_feature=False``), one per
-        model for the per-feature models, which are small enough that thread start-up costs more than it saves.
+    n_jobs : XGBoost threads of the joint model (``per_feature=False``); None (default): every core.
     bad_label : the label of the bad/event class when y is not 0/1 (e.g. ``"bad"``); None (default) needs
         y numeric, 1 = bad, and refuses text labels (sorted, "good" > "bad" would make "good" the event).
     """
 
     def __init__(self, method: str = "stump", max_bins: int = 6, min_bin_share: float = 0.05,
-                 monotonic_trend: str | None = None, per_feature: bool = True, n_estimators: int = 30,
-                 learning_rate: float = 0.3, max_prebins: int = 256, categorical_features: Any = None,
-                 rare_share: float = 0.02, special_values: Any = None, max_search_rows: int | None = 50_000,
-                 random_state: int = 0, n_jobs: int | None = None, bad_label: Any = None) -> None:
+                 monotonic_trend: str | None = None, monotonic_merge: str = "pav", per_feature: bool = True,
+                 n_estimators: int = 30, learning_rate: float = 0.3, max_prebins: int = 256,
+                 categorical_features: Any = None, rare_share: float = 0.02, special_values: Any = None,
+                 max_search_rows: int | None = 50_000, random_state: int = 0, n_jobs: int | None = None,
+                 bad_label: Any = None) -> None:
         self.method = method
         self.max_bins = max_bins
         self.min_bin_share = min_bin_share
         self.monotonic_trend = monotonic_trend
+        self.monotonic_merge = monotonic_merge
         self.per_feature = per_feature
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -270,9 +263,11 @@ class StumpBinner(TransformerMixin, BaseEstimator):
             raise ValueError(f"max_bins must be an integer >= 2; got {self.max_bins!r}")
         if not isinstance(self.min_bin_share, (int, float)) or not 0 <= self.min_bin_share < 0.5:
             raise ValueError(f"min_bin_share must lie in [0, 0.5); got {self.min_bin_share!r}")
-        if self.monotonic_trend not in (None, "auto", "ascending", "descending"):
-            raise ValueError("monotonic_trend must be None, 'auto', 'ascending' or 'descending'; got "
-                             f"{self.monotonic_trend!r}")
+        if self.monotonic_trend not in (None, "none", "auto", *TRENDS):
+            raise ValueError("monotonic_trend must be None, 'none', 'auto', 'ascending', 'descending', 'peak' or "
+                             f"'valley'; got {self.monotonic_trend!r}")
+        if self.monotonic_merge not in ("pav", "optimal"):
+            raise ValueError(f"monotonic_merge must be 'pav' or 'optimal'; got {self.monotonic_merge!r}")
         if not isinstance(self.rare_share, (int, float)) or not 0 <= self.rare_share < 1:
             raise ValueError(f"rare_share must lie in [0, 1); got {self.rare_share!r}")
 
@@ -294,6 +289,39 @@ class StumpBinner(TransformerMixin, BaseEstimator):
                                               f"values now; pass numbers (NaN for missing)", rule="dtype",
                                               column=f.name)
         return cols, flags
+
+    def _trend_of(self, bad: np.ndarray, cnt: np.ndarray) -> str | None:
+        trend = self.monotonic_trend
+        if trend in (None, "none"):
+            return None
+        return choose_trend(bad, cnt)[0] if trend == "auto" else trend
+
+    def _cut_points(self, f: FeatureBins, cnt: np.ndarray, bad: np.ndarray, cand: np.ndarray, gain: np.ndarray,
+                    min_count: float) -> np.ndarray:
+        """The feature's thresholds among ``cand`` (prebin rows ``cnt``, bad rows ``bad``), trend enforced."""
+        t = _select(cnt, cand, gain, self.max_bins, min_count)
+        if f.kind != "numeric" or self.monotonic_trend in (None, "none"):
+            return t
+        if self.monotonic_merge == "optimal":
+            trend = self._trend_of(_bin_totals(bad, cand, t), _bin_totals(cnt, cand, t)) if t.size else "ascending"
+            starts = optimal_starts(bad, cnt, trend, self.max_bins, min_count)
+            t = cand[starts[1:] - 1] if starts.size else cand[:0]
+        elif t.size:
+            trend = self._trend_of(_bin_totals(bad, cand, t), _bin_totals(cnt, cand, t))
+            t = _trend_cuts(t, _bin_totals(bad, cand, t), _bin_totals(cnt, cand, t), trend)
+        else:
+            trend = "ascending" if self.monotonic_trend == "auto" else self.monotonic_trend
+        if self.monotonic_trend != "auto":
+            rates = _bin_totals(bad, cand, t) / np.maximum(_bin_totals(cnt, cand, t), 1)
+            if not turns(rates, trend):
+                need = {"ascending": "a rise", "descending": "a fall", "peak": "a rise then a fall",
+                        "valley": "a fall then a rise"}[trend]
+                raise DataValidationError(
+                    f"feature {f.name!r}: its event rate shows no {trend} trend ({need} across bins) with every bin "
+                    f"holding at least {min_count:.0f} rows (min_bin_share={self.min_bin_share:g}); lower "
+                    f"min_bin_share, raise max_bins, or use monotonic_trend='auto' or None",
+                    rule="monotonic_trend", column=f.name)
+        return t
 
     # --- fit ----------------------------------------------------------------------------------------------
     def fit(self, X: Any, y: Any) -> StumpBinner:
@@ -335,10 +363,7 @@ class StumpBinner(TransformerMixin, BaseEstimator):
             regular_cnt, regular_bad = counts[j, :k], bads[j, :k]
             min_count = max(self.min_bin_share * regular_cnt.sum(), 1.0)
             gain = np.arange(cand.size, 0, -1, dtype=float) if self.method == "quantile" else cand_gain
-            t = _select(regular_cnt, cand, gain, self.max_bins, min_count)
-            if self.monotonic_trend is not None and f.kind == "numeric" and t.size:
-                t = _pav_merge(t, _bin_totals(regular_bad, cand, t), _bin_totals(regular_cnt, cand, t),
-                               self.monotonic_trend)
+            t = self._cut_points(f, regular_cnt, regular_bad, cand, gain, min_count)
             f.thresholds = t
             f.labels = self._labels(f)
             extra = slice(k, k + 1 + len(f.specials))
@@ -392,10 +417,8 @@ class StumpBinner(TransformerMixin, BaseEstimator):
             return stump_thresholds(joint, y, self.n_estimators, self.learning_rate, self.max_prebins,
                                     self.random_state, self.n_jobs)  # None: XGBoost's default, every core
         prepared = [usable_values(search[:, j], f.specials) for j, f in enumerate(bins)]
-        if self.method == "stump":
-            return [stump_thresholds(x[:, None], y, self.n_estimators, self.learning_rate, self.max_prebins,
-                                     self.random_state, 1 if self.n_jobs is None else self.n_jobs)[0]
-                    for x in prepared]
+        if self.method == "stump":  # each feature's own stump model, fitted on its histogram (_stumps.py)
+            return [stump_boost(x, y, self.n_estimators, self.learning_rate, self.max_prebins) for x in prepared]
         out = []
         for x in prepared:
             ok = ~np.isnan(x)
