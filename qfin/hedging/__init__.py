@@ -7,6 +7,8 @@
   ``HedgerConfig(model="mlp")``, pfhedge's MLP shape) and the
   Adam vs K-FAC comparison (:func:`run_hedging_experiment`, what a ``qfin hedge`` command would call).
   Every P&L comes from :func:`qfin.data.simulate.hedging_pnl`.
+- Instruments (:class:`Underlying`, :class:`VarianceSwap`, :class:`ListedOption`) traded together with their own
+  costs (:func:`portfolio_pnl`); :class:`BlackScholesModel` for GBM markets.
 - Payoffs of whole paths (:class:`Vanilla`, :class:`Spread`, :class:`Digital`, :class:`AsianOption`,
   :class:`LookbackOption`, :class:`BarrierOption`; defined in :mod:`qfin.data.simulate`) and their Monte Carlo
   prices with control variates (:func:`mc_price`).
@@ -30,11 +32,14 @@ from ._baselines import (
 from ._black_scholes import bs_delta, bs_gamma, bs_price, bs_vega, implied_vol
 from ._calibration import HestonCalibration, calibrate_heston, heston_from_history
 from ._heston import FellerWarning, heston_delta, heston_price, heston_probabilities
+from ._instruments import BlackScholesModel, ListedOption, Underlying, VarianceSwap, portfolio_pnl
 from ._mc_price import MCPrice, mc_price
 
 __all__ = [
                          "AsianOption", "BarrierOption", "Digital", "LookbackOption", "MCPrice", "Spread", "Vanilla",
                          "mc_price",
+                         "BlackScholesModel", "ListedOption", "Underlying", "VarianceSwap", "portfolio_pnl",
+                         "hedged_pnl", "hedger_for",
                          "ExperimentConfig",
                          "FellerWarning",
                          "HedgerConfig",
@@ -72,7 +77,8 @@ __all__ = [
 ]
 
 _LAZY = {name: "_deep" for name in ("LSTMHedger", "MLPHedger", "TrainResult", "build_hedger",
-                                     "hedge_with", "hedger_loss", "indifference_price", "train_hedger")}
+                                     "hedge_with", "hedged_pnl", "hedger_for", "hedger_loss",
+                                     "indifference_price", "train_hedger")}
 _LAZY.update({name: "_experiment" for name in ("historical_heston", "pnl_metrics", "run_hedging_experiment")})
 _LAZY.update({name: "_config" for name in ("ExperimentConfig", "HedgerConfig", "load_experiment_config")})
 

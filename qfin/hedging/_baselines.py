@@ -7,15 +7,19 @@ from information at t_i only (spot, variance, time). Prices are discounted (zero
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 from scipy.interpolate import RegularGridInterpolator
 
-from ..data.simulate import HestonParams
+from ..data.simulate._payoffs import Vanilla, check_payoff
 from ._black_scholes import bs_delta, bs_gamma
 from ._common import invalid
 from ._heston import heston_probabilities
+from ._instruments import Instrument, Underlying, check_instruments, instrument_prices, variance_swap_values
 
 __all__ = [
     "HedgingMarket",
@@ -31,17 +35,31 @@ __all__ = [
 
 @dataclass(frozen=True)
 class HedgingMarket:
-    """Simulated market for hedging a short call: spot and variance on the rebalancing dates.
+    """Simulated market for hedging a short claim: spot and variance on the rebalancing dates.
 
-    spot, variance : [n_paths, n_steps + 1]; strike, maturity (years); params : the Heston model that generated
-    the paths (used by the model-based hedges).
+    spot, variance : [n_paths, n_steps + 1]; strike : the reference level of the hedger's moneyness feature (and
+    the call's strike when ``claim`` is None); maturity (years); params : the model that generated the paths
+    (:class:`~qfin.data.simulate.HestonParams` or :class:`BlackScholesModel`; the model-based hedges and the
+    listed option's pricer read it). claim : the payoff, any :mod:`qfin.data.simulate` payoff or a callable
+    ``paths -> [n_paths]`` (None: the call ``Vanilla(strike)``), checked once here; instruments : what the hedger
+    trades (default: the underlying alone), checked against the model and the claim's maturity.
     """
 
     spot: np.ndarray
     variance: np.ndarray
     strike: float
     maturity: float
-    params: HestonParams
+    params: Any
+    claim: Callable[[np.ndarray], Any] | None = None
+    instruments: tuple[Instrument, ...] = (Underlying(),)
+
+    def __post_init__(self) -> None:
+        if self.claim is None:
+            object.__setattr__(self, "claim", Vanilla(float(self.strike)))
+        if hasattr(self.claim, "check_spot"):
+            self.claim.check_spot(float(np.asarray(self.spot)[0, 0]))
+        object.__setattr__(self, "instruments", check_instruments(self.instruments, self.params, self.maturity))
+        self.__dict__["payoff"] = check_payoff(self.claim, self.spot)
 
     @property
     def n_steps(self) -> int:
@@ -52,9 +70,23 @@ class HedgingMarket:
         """Time to maturity at each decision date t_0 .. t_{n-1}, [n_steps]."""
         return self.maturity * (1.0 - np.arange(self.n_steps) / self.n_steps)
 
-    @property
+    @cached_property
     def payoff(self) -> np.ndarray:
-        return np.maximum(self.spot[:, -1] - self.strike, 0.0)
+        """The claim's payoff on every path [n_paths] (float64)."""
+        return check_payoff(self.claim, self.spot)
+
+    @cached_property
+    def prices(self) -> np.ndarray:
+        """Every instrument's price on every date [n_paths, n_steps + 1, n_instruments]."""
+        return instrument_prices(self.instruments, self.spot, self.variance, self.maturity, self.params)
+
+    @property
+    def only_underlying(self) -> bool:
+        return len(self.instruments) == 1 and isinstance(self.instruments[0], Underlying)
+
+    def costs(self, default: float) -> list[float]:
+        """Each instrument's cost rate, ``default`` where it has none of its own."""
+        return [default if inst.cost is None else float(inst.cost) for inst in self.instruments]
 
 
 def no_hedge(market: HedgingMarket) -> np.ndarray:
@@ -138,12 +170,7 @@ def variance_swap_prices(market: HedgingMarket) -> np.ndarray:
     Value at t = realised so far + E[int_t^T v ds | v_t] = sum_{s<t} r_s^2 + theta tau + (v_t - theta)(1 - e^{-kappa
     tau}) / kappa (the CIR conditional mean). Its changes are the gains of holding one unit of the swap.
     """
-    p = market.params
-    r2 = np.diff(np.log(market.spot), axis=1) ** 2
-    realised = np.concatenate([np.zeros((r2.shape[0], 1)), np.cumsum(r2, axis=1)], axis=1)
-    tau = np.append(market.tau, 0.0)[None, :]
-    expected = p.theta * tau + (market.variance - p.theta) * (1.0 - np.exp(-p.kappa * tau)) / p.kappa
-    return realised + expected
+    return variance_swap_values(market.spot, market.variance, np.append(market.tau, 0.0), market.params)
 
 
 def delta_vega_swap_hedge(market: HedgingMarket, delta: np.ndarray, dc_dv: np.ndarray) -> np.ndarray:
