@@ -29,7 +29,12 @@ def backtest_command(
         import qfin.kline  # noqa: F401  (registers kind "kline_forecast"; torch loads only for such specs)
     out = out or Path("runs") / spec.stem
     result = run_backtest(parsed, out_dir=out, progress=progress)
-    for table in metrics_tables(result.metrics, f"{parsed.name} — {result.notes['data']}", out_console.width):
+    from qfin.cli._trade_table import split_trade_metrics, trade_tables
+
+    metrics, trades = split_trade_metrics(result.metrics)
+    for table in metrics_tables(metrics, f"{parsed.name} — {result.notes['data']}", out_console.width):
+        out_console.print(table)
+    for table in trade_tables(trades, "trade statistics", out_console.width):
         out_console.print(table)
     out_console.print(f"execution: {result.notes['execution']}; costs: {result.notes['costs']}")
     for name, row in result.metrics.items():
@@ -37,7 +42,8 @@ def backtest_command(
             out_console.print(f"RUINED: {name} on {row['ruin_date']}: its value fell to zero or below; the run ends "
                               "there (value 0 from that bar on) and its metrics cover the path up to it")
     report = out / "report.html"
-    out_console.print(f"wrote {out}/metrics.json, {out}/equity.parquet" + (f", {report}" if report.exists() else ""))
+    out_console.print(f"wrote {out}/metrics.json, {out}/equity.parquet, {out}/trades.parquet"
+                      + (f", {report}" if report.exists() else ""))
     if check_lookahead:
         from qfin.backtests import check_lookahead as check
 

@@ -168,3 +168,78 @@ def test_allocation_strategies_write_no_trades_and_signal_strategies_write_their
     assert "n_trades" not in result.metrics["buy_and_hold"]
     only = run_backtest({**spec, "strategies": [{"kind": "buy_and_hold"}]}, tmp_path / "b", progress=False)
     assert only.trades.height == 0 and pl.read_parquet(tmp_path / "b" / "trades.parquet").height == 0
+
+
+def test_a_python_signal_function_with_stops_trades_as_the_same_rule(tmp_path):
+    (tmp_path / "sma.py").write_text(textwrap.dedent('''
+        import numpy as np
+
+        def above(window, fast=10, slow=30):
+            close = window.close[:, 0]
+            return [1 if close[-fast:].mean() > close[-slow:].mean() else 0]
+    '''))
+    data = 'dataset = "sp500_index"\nstart = 2015-01-01\nend = 2018-12-31'
+    stops = "sl_stop = 0.03\ntsl_stop = 0.05\ntp_stop = 0.08"
+    python = run_backtest({**_spec(f'kind = "python"\nname = "p"\nentry = "{tmp_path / "sma.py"}:above"\n'
+                                   f'signal = true\n{stops}', data=data), "rebalance": "daily"}, progress=False)
+    rules = run_backtest(_spec(f'kind = "signal"\nname = "p"\nentry = "SMA(close, 10) > SMA(close, 30)"\n'
+                               f'exit = "SMA(close, 10) <= SMA(close, 30)"\n{stops}', data=data), progress=False)
+    np.testing.assert_allclose(python.runs["p"].equity, rules.runs["p"].equity, rtol=1e-12)
+    assert python.trades.equals(rules.trades) and python.trades.height > 10
+    assert {"stop_loss", "trailing_stop", "take_profit"} <= set(python.trades["exit_reason"])
+
+
+def test_plain_signal_rules_trades_are_the_builtin_crossovers(tmp_path):
+    spec = _spec('kind = "signal"\nname = "rules"\nentry = "SMA(close, 50) > SMA(close, 200)"\n'
+                 'exit = "SMA(close, 50) <= SMA(close, 200)"', data='dataset = "sp500_index"\nstart = 2005-01-01')
+    spec["strategies"].append({"kind": "sma_crossover", "name": "builtin", "fast": 50, "slow": 200})
+    result = run_backtest(spec, progress=False)
+    rules = result.trades.filter(strategy="rules").drop("strategy")
+    builtin = result.trades.filter(strategy="builtin").drop("strategy")
+    assert rules.height == builtin.height > 5
+    for column in ("entry_time", "exit_time", "exit_reason", "duration_bars"):
+        assert rules[column].to_list() == builtin[column].to_list()
+    for column in ("entry_price", "exit_price", "size", "pnl", "return"):
+        np.testing.assert_allclose(rules[column].to_numpy(), builtin[column].to_numpy(), rtol=1e-9)
+
+
+def test_many_assets_with_stops_share_one_cash_account():
+    spec = _spec('''kind = "signal"
+        name = "rsi"
+        entry = "RSI(close, 14) < 35"
+        exit = "RSI(close, 14) > 60"
+        sl_stop = 0.04
+        tp_stop = 0.06''', data='dataset = "sp500_stocks"\nstart = 2019-01-01\nend = 2020-12-31\n'
+                                'assets = ["AAPL", "MSFT", "JPM", "XOM"]')
+    result = run_backtest(spec, progress=False)
+    trades = result.trades
+    assert set(trades["asset"]) == {"AAPL", "MSFT", "JPM", "XOM"}
+    assert {"stop_loss", "take_profit"} <= set(trades["exit_reason"])
+    # every entry buys at most a quarter of the book's value at that bar (less when the free cash is short)
+    value = dict(zip(result.timestamps.astype("datetime64[us]").tolist(), result.runs["rsi"].equity, strict=True))
+    book = np.array([value[t] for t in trades["entry_time"].to_list()])
+    assert np.all(trades["size"].to_numpy() * trades["entry_price"].to_numpy() <= 0.25 * book * (1 + 1e-9) + 1e-6)
+    assert trades["pnl"].sum() == pytest.approx(result.runs["rsi"].equity[-1] - 1_000_000, abs=1e-4)
+
+
+def test_the_cli_prints_the_trade_statistics_and_writes_trades_parquet(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import polars as pl
+
+    spec = tmp_path / "s.toml"
+    spec.write_text('[data]\ndataset = "sp500_index"\nstart = 2012-01-01\nend = 2014-12-31\n[report]\nplots = false\n'
+                    '[[strategies]]\nkind = "sma_crossover"\nname = "sma"\nsl_stop = 0.02\ntp_stop = 0.04\n'
+                    '[[strategies]]\nkind = "buy_and_hold"\n')
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "qfin", "backtest", str(spec), "--out", str(out), "--no-progress"],
+                          capture_output=True, text=True, env=dict(os.environ, COLUMNS="200"), timeout=300)
+    assert done.returncode == 0, done.stderr
+    trades = pl.read_parquet(out / "trades.parquet")
+    line = next(row for row in done.stdout.splitlines() if row.strip().startswith("sma ") and "%" in row
+                and "win" not in row and row.split()[2] == str(trades.height))
+    assert "trade statistics" in done.stdout and "SQN" in done.stdout and line
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["sma"]["n_trades"] == trades.height and "n_trades" not in metrics["buy_and_hold"]
