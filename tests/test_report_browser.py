@@ -57,11 +57,21 @@ rng = np.random.default_rng(0)
 times = (np.datetime64("2020-01-01", "D") + np.arange(n)).astype("datetime64[us]")
 equity = {hostile: 1e6 * np.cumprod(1 + rng.normal(3e-4, 0.01, n)), "equal_weight": np.linspace(1e6, 1.1e6, n)}
 (out / "backtest").mkdir()
+# the tearsheet in full: a benchmark (rolling beta, dashed lines), drawdown periods, a trade list longer than its cap
+n_trades = 230
+trades = pl.DataFrame({"strategy": [hostile] * n_trades, "asset": [hostile] * n_trades,
+                       "entry_time": np.resize(times, n_trades), "exit_time": np.resize(times, n_trades),
+                       "entry_price": np.full(n_trades, 10.0), "exit_price": np.full(n_trades, 11.0),
+                       "size": np.ones(n_trades), "pnl": np.ones(n_trades), "return": np.full(n_trades, 0.1),
+                       "duration_bars": np.ones(n_trades, dtype=np.int64), "exit_reason": [hostile] * n_trades})
+drawdowns = [{"start": "2020-01-02", "trough": "2020-01-09", "recovery": None, "length_bars": 9, "depth": -0.05}]
 pages["backtest"] = backtest_report(
     out / "backtest", title=hostile, timestamps=times, equity=equity,
     weights={hostile: rng.dirichlet(np.ones(k + 1), size=n)}, assets=[f"A{i}" for i in range(k)],
-    metrics={name: {"sharpe": 1.0, "max_drawdown": -0.1} for name in equity}, notes={"costs": hostile},
-    rolling_window=20)
+    metrics={name: {"sharpe": 1.0, "max_drawdown": -0.1, "beta": None, "drawdowns": drawdowns} for name in equity},
+    notes={"costs": hostile}, rolling_window=20, benchmark=(hostile, 1e6 * np.cumprod(1 + rng.normal(0, 0.01, n))),
+    trades=trades, initial_cash=1e6)
+assert "rolling_beta" in Path(pages["backtest"]).read_text() and "30 more" in Path(pages["backtest"]).read_text()
 
 from qfin.data import load_dataset
 from qfin.scorecards import build_scorecard

@@ -1,43 +1,50 @@
-"""Backtest reports: PNG figures (equity, drawdown, rolling Sharpe, weights) and one self-contained HTML page.
+"""Backtest reports: the tearsheet, as PNG figures and one self-contained HTML page.
 
 :func:`write_report` renders every figure into memory first, builds the HTML page from those PNG bytes with
 :mod:`qfin.report` (embedded as base64 data URIs, its one stylesheet, no scripts, no external links) and only then
 writes the files with :func:`qfin.report.write_files` (all or nothing: each to a temporary name, all renamed once
 every one is complete). A failure while drawing or writing therefore leaves the folder as it was.
 
-Figures come from :func:`qfin.report.new_figure` (the Agg canvas, never pyplot: no backend switch, nothing to close
-afterwards), and ``import qfin.backtests`` does not import matplotlib.
-
-Long series are thinned before plotting (never before computing): lines keep each bucket's minimum and maximum
-(so drawdown troughs and equity peaks survive), stacked weights keep every k-th bar, at most ``MAX_POINTS``
-points per series. Statistics are always computed on the full series.
+What the page shows (quantstats' tearsheet): the run's settings; the metrics (and, against a benchmark, alpha,
+beta, information ratio, tracking error, capture); value on a log axis and cumulative return against the benchmark;
+drawdown and one underwater panel per strategy with the worst-drawdowns table; monthly returns as heatmaps and
+end-of-year returns; the distribution of bar returns; rolling Sharpe, volatility and beta; the weights of each
+allocation strategy; the trade list when there are trades. Drawing lives in :mod:`._report_figures` and
+:mod:`._tearsheet_figures`, tables in :mod:`._tearsheet_tables`, the series in :mod:`._tearsheet_stats`;
+``import qfin.backtests`` does not import matplotlib.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from qfin import report
+from qfin.backtests._metrics import METRIC_NAMES
+from qfin.backtests._relative import DRAWDOWN_KEY
+from qfin.backtests._report_figures import (  # noqa: F401 (tests patch and call these through this module)
+    MAX_POINTS,
+    TOP_ASSETS,
+    _drawdown_png,
+    _equity_png,
+    _rolling_sharpe_png,
+    _thin_envelope,
+    _thin_stride,
+    _weight_layers,
+    _weights_png,
+)
+from qfin.backtests._report_input import file_stems as _file_stems
+from qfin.backtests._report_input import padded, path_returns_of_values, validated
+from qfin.backtests._tearsheet_stats import period_returns, rolling_beta, rolling_volatility
 from qfin.errors import DataValidationError, QfinError
-from qfin.report import figure_text
-from qfin.risk import drawdown_series, sharpe_ratio, simple_returns
+from qfin.risk import drawdown_series, sharpe_ratio
 
 __all__ = ["MAX_POINTS", "TOP_ASSETS", "rolling_sharpe", "write_report"]
-
-MAX_POINTS = 2_000
-"""Most points drawn per series; longer series are thinned for plotting only."""
-TOP_ASSETS = 10
-"""Most assets drawn individually in a weights chart (by average absolute weight); the rest is pooled as "other"."""
-
-_DPI = 110
-_WIDE = (10.0, 4.4)
 
 # (key, column header, format): percentages where the quantity is a fraction of value, plain ratios otherwise.
 _METRIC_COLUMNS = (
@@ -50,6 +57,12 @@ _METRIC_COLUMNS = (
     ("calmar", "Calmar", "ratio"),
     ("cvar_95", "CVaR 95% (per bar)", "pct"),
     ("turnover", "Turnover (ann.)", "pct"),
+    ("alpha", "Alpha (ann.)", "pct"),
+    ("beta", "Beta", "ratio"),
+    ("information_ratio", "Information ratio", "ratio"),
+    ("tracking_error", "Tracking error", "pct"),
+    ("up_capture", "Up capture", "ratio"),
+    ("down_capture", "Down capture", "ratio"),
 )
 
 
@@ -87,17 +100,20 @@ def rolling_sharpe(returns: np.ndarray, window: int, periods_per_year: int = 252
 
 
 def write_report(out_dir: str | Path, *, title: str, timestamps: np.ndarray, equity: Mapping[str, np.ndarray],
-                 weights: Mapping[str, np.ndarray], assets: Sequence[str], metrics: Mapping[str, Mapping[str, float]],
+                 weights: Mapping[str, np.ndarray], assets: Sequence[str], metrics: Mapping[str, Mapping[str, Any]],
                  notes: Mapping[str, str], rolling_window: int = 126, periods_per_year: int = 252,
-                 log_scale: bool = True) -> Path:
-    """Write the PNG figures and ``report.html`` of a backtest into ``out_dir``; return the HTML path.
+                 log_scale: bool = True, benchmark: tuple[str, np.ndarray] | None = None, trades: Any = None,
+                 initial_cash: float | None = None) -> Path:
+    """Write the tearsheet's PNG figures and ``report.html`` into ``out_dir``; return the HTML path.
 
-    Files: ``equity.png`` (value paths), ``drawdown.png`` (drawdown from the running peak,
-    :func:`qfin.risk.drawdown_series`), ``rolling_sharpe.png`` (:func:`rolling_sharpe`), one
-    ``weights_<strategy>.png`` per weight strategy (stacked areas, cash first, the ``TOP_ASSETS`` largest assets
-    by average absolute weight plus "other"; shorts stack below zero; characters other than letters, digits,
-    ``.``, ``_`` and ``-`` in the name become ``_``) and ``report.html`` (title, notes, metrics table, every
-    figure embedded; all text HTML-escaped). Every file is written atomically.
+    Files: ``equity.png`` (value paths, log axis where all are positive), ``cumulative_returns.png``,
+    ``drawdown.png`` (:func:`qfin.risk.drawdown_series`), ``underwater.png`` (one panel per strategy),
+    ``yearly_returns.png``, ``distribution.png``, ``rolling_sharpe.png`` (:func:`rolling_sharpe`),
+    ``rolling_volatility.png``, ``rolling_beta.png`` (with a benchmark), one ``weights_<strategy>.png`` per weight
+    strategy (stacked areas, cash first, the ``TOP_ASSETS`` largest assets by average absolute weight plus
+    "other"; shorts stack below zero; characters other than letters, digits, ``.``, ``_`` and ``-`` in the name
+    become ``_``) and ``report.html`` (every figure embedded, all text HTML-escaped). Every file is written
+    atomically.
 
     Parameters
     ----------
@@ -107,297 +123,109 @@ def write_report(out_dir: str | Path, *, title: str, timestamps: np.ndarray, equ
     equity : strategy name -> [T] portfolio value at each bar (money, finite).
     weights : strategy name -> [T, N + 1] end-of-bar weights, cash first; only weight strategies (may be empty).
     assets : the N asset names of the weight columns after cash.
-    metrics : strategy name -> {metric name: value}, as in metrics.json (see ``qfin.backtests.METRIC_NAMES``).
+    metrics : strategy name -> {metric name: value}, as in metrics.json (numbers or null; ``drawdowns`` a list).
     notes : label -> text shown above the table (execution convention, costs, data span, dataset...); a
         "generated at" line (UTC) is added unless present.
-    rolling_window : bars in the rolling-Sharpe window (>= 2).
-    periods_per_year : annualisation factor of the rolling Sharpe.
+    rolling_window : bars in the rolling windows (>= 2).
+    periods_per_year : annualisation factor of the rolling figures.
     log_scale : draw equity on a log axis (linear when some value is not positive).
+    benchmark : (name, [T] value path) drawn dashed beside the strategies, and the rolling beta's reference.
+    trades : a polars frame of round trips (``results.trades``) listed at the end (at most 200 rows shown).
+    initial_cash : the value before the first bar; given, the first return is ``equity[0] / initial_cash - 1`` as
+        in the metrics (else returns start at the second bar).
     """
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise QfinError(f"report folder {out_dir} does not exist; create it first (write_report writes into it)")
-    times, equity_arrays, weight_arrays = _validated(timestamps, equity, weights, assets, metrics, rolling_window,
-                                                     periods_per_year)
-    returns = {name: _path_returns(values) for name, values in equity_arrays.items()}
+    times, equity_arrays, weight_arrays = validated(timestamps, equity, weights, assets, metrics, rolling_window,
+                                                    periods_per_year)
+    bench = _checked_benchmark(benchmark, times.shape[0])
     span = (times[0], times[-1])
-    use_log = log_scale and all(np.all(values > 0.0) for values in equity_arrays.values())
-    n_returns = times.shape[0] - 1  # after a ruin there are no returns: NaN, a gap in the lines
-    drawdowns = {name: _padded(drawdown_series, r, n_returns) for name, r in returns.items()}
-    sharpes = {name: _padded(lambda x: rolling_sharpe(x, rolling_window, periods_per_year), r, n_returns)
+    use_log = log_scale and all(np.all(v > 0.0) for v in [*equity_arrays.values(), *([bench[1]] if bench else [])])
+    # returns at each bar: from the initial cash when it is known (as the metrics), else from the first bar
+    start = [] if initial_cash is None else [float(initial_cash)]
+    returns_times = times if initial_cash is not None else times[1:]
+    n_returns = returns_times.shape[0]  # after a ruin there are no returns: NaN, a gap in the lines
+    returns = {name: path_returns_of_values(np.concatenate([start, values])) for name, values in equity_arrays.items()}
+    bench_returns = None if bench is None else path_returns_of_values(np.concatenate([start, bench[1]]))
+    drawdowns = {name: padded(drawdown_series, r, n_returns) for name, r in returns.items()}
+    window = rolling_window
+    sharpes = {name: padded(lambda x: rolling_sharpe(x, window, periods_per_year), r, n_returns)
                for name, r in returns.items()}
+    vols = {name: padded(lambda x: rolling_volatility(x, window, periods_per_year), r, n_returns)
+            for name, r in returns.items()}
+    base = float(initial_cash) if initial_cash is not None else None
+    cumulative = {name: values / (base or values[0]) - 1.0 for name, values in equity_arrays.items()}
+    years, yearly = _yearly(returns_times, returns)
+    yearly_bench = None if bench is None else (bench[0], _yearly(returns_times, {"b": bench_returns})[1]["b"])
 
     figures = [
-        _Figure("equity.png", "Portfolio value of each strategy" + (" (log scale)" if use_log else ""),
-                _equity_png(title, times, equity_arrays, use_log)),
+        _Figure("equity.png", "Portfolio value of each strategy" + (" (log scale)" if use_log else "")
+                + (f", {bench[0]} dashed" if bench else ""),
+                _equity_png(title, times, equity_arrays, use_log, bench)),
+        _Figure("cumulative_returns.png", "Cumulative return from the initial cash" if base else
+                "Cumulative return from the first bar", _tearsheet().cumulative_png(
+                    title, times, cumulative, None if bench is None else (bench[0], bench[1] / (base or bench[1][0])
+                                                                           - 1.0))),
         _Figure("drawdown.png", "Drawdown: fall of portfolio value from its running peak",
-                _drawdown_png(title, times[1:], drawdowns, span)),
+                _drawdown_png(title, returns_times, drawdowns, span)),
+        _Figure("underwater.png", "Underwater curve of each strategy (drawdown from its running peak)",
+                _tearsheet().underwater_png(title, returns_times, drawdowns, span)),
+        _Figure("yearly_returns.png", "Return of each calendar year (compounded over its bars)",
+                _tearsheet().yearly_png(title, years, yearly, yearly_bench)),
+        _Figure("distribution.png", "Distribution of bar returns, with the normal density of the same mean and "
+                "standard deviation", _tearsheet().distribution_png(title, returns)),
         _Figure("rolling_sharpe.png",
-                f"Rolling Sharpe ratio over {rolling_window} bars, annualised with {periods_per_year} periods a year",
-                _rolling_sharpe_png(title, times[1:], sharpes, rolling_window, span)),
+                f"Rolling Sharpe ratio over {window} bars, annualised with {periods_per_year} periods a year",
+                _rolling_sharpe_png(title, returns_times, sharpes, window, span)),
+        _Figure("rolling_volatility.png", f"Rolling volatility over {window} bars, annualised",
+                _tearsheet().rolling_png(title, f"rolling volatility ({window} bars)", returns_times, vols,
+                                         "annualised volatility", span, percent=True)),
     ]
+    if bench_returns is not None:
+        betas = {name: padded(lambda x: rolling_beta(x, bench_returns[: x.shape[0]], window), r, n_returns)
+                 for name, r in returns.items() if not (name == bench[0] and name in equity_arrays)}
+        figures.append(_Figure("rolling_beta.png", f"Rolling beta to {bench[0]} over {window} bars",
+                               _tearsheet().rolling_png(title, f"rolling beta to {bench[0]} ({window} bars)",
+                                                        returns_times, betas, "beta", span, percent=False,
+                                                        reference=1.0)))
     for name, stem in _file_stems(list(weight_arrays)).items():
         figures.append(_Figure(f"weights_{stem}.png", f"Portfolio weights of {name} at each bar's close",
                                _weights_png(title, name, times, weight_arrays[name], list(assets))))
 
-    page = _html_page(title, notes, metrics, list(equity_arrays), figures)
+    months = {name: period_returns(returns_times[: r.shape[0]], r, "M") for name, r in returns.items()}
+    page = _html_page(title, notes, metrics, list(equity_arrays), figures, months, (years, yearly, yearly_bench),
+                      bench, trades)
     return report.write_page(out_dir / "report.html", page, {figure.filename: figure.png for figure in figures})
 
 
-# ----------------------------------------------------------------------------------------------------- input
+def _tearsheet():
+    from qfin.backtests import _tearsheet_figures
+
+    return _tearsheet_figures
 
 
-def _validated(timestamps, equity, weights, assets, metrics, rolling_window, periods_per_year):
-    times = np.asarray(timestamps)
-    if times.ndim != 1 or not np.issubdtype(times.dtype, np.datetime64):
-        raise DataValidationError(f"timestamps must be a 1-D datetime64 array; got dtype {times.dtype}, shape "
-                                  f"{times.shape}", rule="timestamps_dtype", column="timestamp")
-    n_bars = times.shape[0]
-    if n_bars < 2:
-        raise DataValidationError(f"a report needs at least 2 bars; got {n_bars}", rule="too_few_bars",
-                                  column="timestamp")
-    missing = np.flatnonzero(np.isnat(times))
-    if missing.size:
-        raise DataValidationError(f"timestamps has NaT at rows {missing[:5].tolist()}; every bar needs a time",
-                                  rule="missing_timestamps", column="timestamp", rows=missing[:5].tolist())
-    unsorted = np.flatnonzero(np.diff(times) <= np.timedelta64(0))
-    if unsorted.size:
-        raise DataValidationError("timestamps must be strictly increasing; first offending rows "
-                                  f"{(unsorted[:5] + 1).tolist()}", rule="unsorted_timestamps", column="timestamp",
-                                  rows=(unsorted[:5] + 1).tolist())
-    if isinstance(rolling_window, bool) or not isinstance(rolling_window, (int, np.integer)) or rolling_window < 2:
-        raise DataValidationError(f"rolling_window must be an integer >= 2 (bars); got {rolling_window!r}",
-                                  rule="rolling_window")
-    if isinstance(periods_per_year, bool) or not isinstance(periods_per_year, (int, np.integer)) \
-            or periods_per_year < 1:
-        raise DataValidationError(f"periods_per_year must be a positive integer; got {periods_per_year!r}",
-                                  rule="periods_per_year")
-    if not equity:
-        raise DataValidationError("equity is empty: pass at least one strategy's value path", rule="empty")
-    equity_arrays = {}
-    for name, values in equity.items():
-        values = np.asarray(values, dtype=np.float64)
-        if values.shape != (n_bars,):
-            raise DataValidationError(f"equity[{name!r}] has shape {values.shape}; expected ({n_bars},), one value "
-                                      "per timestamp", rule="shape_mismatch", column=name)
-        _check_finite(values, f"equity[{name!r}]", name)
-        equity_arrays[name] = values
-    weight_arrays = {}
-    for name, values in weights.items():
-        values = np.asarray(values, dtype=np.float64)
-        if name not in equity_arrays:
-            raise DataValidationError(f"weights[{name!r}] has no equity path; weight strategies must be a subset of "
-                                      f"equity's ({', '.join(map(str, equity_arrays))})", rule="unknown_strategy",
-                                      column=name)
-        if values.shape != (n_bars, len(assets) + 1):
-            raise DataValidationError(f"weights[{name!r}] has shape {values.shape}; expected ({n_bars}, "
-                                      f"{len(assets) + 1}): one row per timestamp, cash then the {len(assets)} "
-                                      "assets", rule="shape_mismatch", column=name)
-        _check_finite(values, f"weights[{name!r}]", name)
-        weight_arrays[name] = values
-    for name, row in metrics.items():
-        for key, value in row.items():
-            if key == "ruined" and isinstance(value, (bool, np.bool_)):
-                continue
-            if key == "ruin_date" and (value is None or isinstance(value, str)):
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-                raise DataValidationError(f"metrics[{name!r}][{key!r}] must be a number; got {value!r}",
-                                          rule="metric_value", column=key)
-    return times, equity_arrays, weight_arrays
+def _checked_benchmark(benchmark, n_bars: int) -> tuple[str, np.ndarray] | None:
+    if benchmark is None:
+        return None
+    name, values = benchmark
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (n_bars,) or not np.all(np.isfinite(values)) or np.any(values <= 0.0):
+        raise DataValidationError(f"benchmark {name!r} must be {n_bars} positive finite values, one per timestamp; "
+                                  f"got shape {values.shape}", rule="benchmark", column=str(name))
+    return str(name), values
 
 
-def _path_returns(values: np.ndarray) -> np.ndarray:
-    """Bar-to-bar simple returns of a value path [T] up to its ruin: [T - 1] returns, or for a path that reaches
-    a value <= 0 at bar k (the engine holds it at 0 from there on) the k returns up to that bar, the last -100%
-    (or beyond, for a path not from the engine); past it a return is undefined."""
-    ruined = np.flatnonzero(values <= 0.0)
-    if not ruined.size:
-        return simple_returns(values)
-    end = int(ruined[0])
-    return simple_returns(values[: end + 1]) if end > 0 else np.empty(0)
-
-
-def _padded(measure, returns: np.ndarray, n_returns: int) -> np.ndarray:
-    """``measure(returns)`` followed by NaN up to ``n_returns`` entries (the bars after a ruin)."""
-    out = np.full(n_returns, np.nan)
-    if returns.size:
-        out[: returns.size] = measure(returns)
-    return out
-
-
-def _check_finite(values: np.ndarray, what: str, column: str) -> None:
-    bad = np.flatnonzero(~np.isfinite(values).reshape(values.shape[0], -1).all(axis=1))
-    if bad.size:
-        raise DataValidationError(f"{what} has NaN or infinite values at rows {bad[:5].tolist()}; values must be "
-                                  "finite", rule="non_finite", column=column, rows=bad[:5].tolist())
-
-
-def _file_stems(names: list[str]) -> dict[str, str]:
-    """Strategy name -> a file-name-safe, unique stem."""
-    stems: dict[str, str] = {}
-    taken: set[str] = set()
-    for name in names:
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("._") or "strategy"
-        stem, k = base, 2
-        while stem in taken:
-            stem, k = f"{base}_{k}", k + 1
-        taken.add(stem)
-        stems[name] = stem
-    return stems
-
-
-# --------------------------------------------------------------------------------------------------- drawing
-
-
-def _thin_envelope(values: np.ndarray, max_points: int = MAX_POINTS) -> np.ndarray:
-    """Sorted indices keeping the first, the last, and each bucket's minimum and maximum (NaN-safe)."""
-    n = values.shape[0]
-    if n <= max_points:
-        return np.arange(n)
-    size = math.ceil(n / (max_points // 2 - 1))
-    rows = math.ceil(n / size)
-    low = np.full(rows * size, np.inf)
-    high = np.full(rows * size, -np.inf)
-    finite = np.isfinite(values)
-    low[:n] = np.where(finite, values, np.inf)
-    high[:n] = np.where(finite, values, -np.inf)
-    offsets = np.arange(rows) * size
-    picks = np.concatenate(([0, n - 1], offsets + low.reshape(rows, size).argmin(axis=1),
-                            offsets + high.reshape(rows, size).argmax(axis=1)))
-    return np.unique(np.minimum(picks, n - 1))
-
-
-def _thin_stride(n: int, max_points: int = MAX_POINTS) -> np.ndarray:
-    """Every k-th index, plus the last, at most about ``max_points``."""
-    step = max(1, math.ceil(n / max_points))
-    return np.unique(np.append(np.arange(0, n, step), n - 1))
-
-
-def _axes(title: str, subtitle: str, span: tuple, size: tuple[float, float] = _WIDE):
-    """A figure and its axes: title, date axis fixed to ``span`` (first, last timestamp) so all figures align."""
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-
-    figure = report.new_figure(*size, dpi=_DPI, layout="constrained")
-    axes = figure.add_subplot()
-    axes.set_title(figure_text(f"{title} — {subtitle}"), fontsize=11, loc="left")
-    locator = AutoDateLocator()
-    axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-    axes.grid(True, alpha=0.3, linewidth=0.6)
-    axes.set_xlim(*span)
-    return figure, axes
-
-
-def _png(figure) -> bytes:
-    return report.png_bytes(figure, dpi=_DPI)
-
-
-def _colours(n: int) -> list:
-    from matplotlib import colormaps
-
-    table = colormaps["tab10" if n <= 10 else "tab20"]
-    return [table(k % table.N) for k in range(n)]
-
-
-def _lines(axes, times: np.ndarray, series: Mapping[str, np.ndarray]) -> None:
-    for (name, values), colour in zip(series.items(), _colours(len(series)), strict=True):
-        values = np.where(np.isfinite(values), values, np.nan)  # a flat window's Sharpe is +-inf: leave a gap
-        keep = _thin_envelope(values)
-        axes.plot(times[keep], values[keep], label=figure_text(name), color=colour, linewidth=1.1)
-
-
-def _legend(axes, reverse: bool = False) -> None:
-    # Outside the axes, on the right: eight overlapping strategies leave no free corner inside (and loc="best"
-    # would scan every drawn point).
-    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", frameon=False, reverse=reverse)
-
-
-def _compact_number(value: float, _position: object = None) -> str:
-    """Axis label for money: 1.5M, 200k, 0.9."""
-    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= scale:
-            return f"{value / scale:g}{suffix}"
-    return f"{value:g}"
-
-
-def _equity_png(title: str, times: np.ndarray, equity: Mapping[str, np.ndarray], log_scale: bool) -> bytes:
-    figure, axes = _axes(title, "portfolio value", (times[0], times[-1]))
-    _lines(axes, times, equity)
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
-
-    if log_scale:
-        axes.set_yscale("log")
-        axes.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-        axes.yaxis.set_minor_formatter(NullFormatter())
-        axes.set_ylabel("value (log scale)")
-    else:
-        axes.set_ylabel("value")
-    axes.yaxis.set_major_formatter(FuncFormatter(_compact_number))
-    _legend(axes)
-    return _png(figure)
-
-
-def _drawdown_png(title: str, times: np.ndarray, drawdowns: Mapping[str, np.ndarray], span: tuple) -> bytes:
-    from matplotlib.ticker import PercentFormatter
-
-    figure, axes = _axes(title, "drawdown", span)
-    _lines(axes, times, drawdowns)
-    axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-    axes.set_ylabel("drawdown from peak")
-    _legend(axes)
-    return _png(figure)
-
-
-def _rolling_sharpe_png(title: str, times: np.ndarray, sharpes: Mapping[str, np.ndarray], window: int,
-                        span: tuple) -> bytes:
-    figure, axes = _axes(title, f"rolling Sharpe ({window} bars)", span)
-    if times.shape[0] < window:
-        axes.text(0.5, 0.5, f"fewer than {window} returns: no full window", transform=axes.transAxes,
-                  ha="center", va="center", color="#57606a")
-    else:
-        _lines(axes, times, sharpes)
-        _legend(axes)
-    axes.axhline(0.0, color="#57606a", linewidth=0.8)
-    axes.set_ylabel("annualised Sharpe ratio")
-    return _png(figure)
-
-
-def _weights_png(title: str, name: str, times: np.ndarray, weights: np.ndarray, assets: list[str]) -> bytes:
-    from matplotlib.ticker import PercentFormatter
-
-    labels, longs, shorts = _weight_layers(weights, assets)
-    keep = _thin_stride(times.shape[0], MAX_POINTS // 2)  # about one bar per pixel column of the plot
-    figure, axes = _axes(title, f"weights of {name}", (times[0], times[-1]), size=(10.0, 4.8))
-    colours = _colours(len(labels))
-    colours[0] = "#b9c0c8"  # cash in grey, the layer nearest zero
-    axes.stackplot(times[keep], longs[:, keep], labels=[figure_text(label) for label in labels], colors=colours,
-                   linewidth=0.0)
-    if np.any(shorts < 0.0):  # short positions (and borrowed cash) stack downwards from zero
-        axes.stackplot(times[keep], shorts[:, keep], colors=colours, linewidth=0.0)
-        axes.axhline(0.0, color="#1d2329", linewidth=0.6)
-    axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-    axes.set_ylabel("weight of portfolio value")
-    _legend(axes, reverse=True)  # top to bottom as stacked
-    return _png(figure)
-
-
-def _weight_layers(weights: np.ndarray, assets: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Labels and the long (>= 0) and short (<= 0) parts [L, T] of: cash, the ``TOP_ASSETS`` largest assets by
-    average absolute weight, then "other" (the rest pooled; longs and shorts pooled separately so the stacks
-    above and below zero add up to the gross long and short books)."""
-    risky = weights[:, 1:]
-    if risky.shape[1] <= TOP_ASSETS + 1:  # pooling a single asset into "other" would hide its name for nothing
-        labels, layers = ["cash", *map(str, assets)], weights.T
-        return labels, np.clip(layers, 0.0, None), np.clip(layers, None, 0.0)
-    order = np.argsort(-np.abs(risky).mean(axis=0), kind="stable")
-    top, rest = order[:TOP_ASSETS], order[TOP_ASSETS:]
-    shown = np.vstack([weights[:, 0], risky[:, top].T])
-    pooled = risky[:, rest]
-    longs = np.vstack([np.clip(shown, 0.0, None), np.clip(pooled, 0.0, None).sum(axis=1)])
-    shorts = np.vstack([np.clip(shown, None, 0.0), np.clip(pooled, None, 0.0).sum(axis=1)])
-    labels = ["cash", *(str(assets[k]) for k in top), f"other ({len(rest)} assets)"]
-    return labels, longs, shorts
+def _yearly(times: np.ndarray, returns: Mapping[str, np.ndarray]) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Calendar years of ``times`` and each series' compounded return in each (NaN after a ruin ends it)."""
+    years = [str(y) for y in np.unique(times.astype("datetime64[Y]"))]
+    out = {}
+    for name, r in returns.items():
+        got, values = period_returns(times[: r.shape[0]], r, "Y")
+        column = np.full(len(years), np.nan)
+        column[[years.index(str(y)) for y in got]] = values
+        out[name] = column
+    return years, out
 
 
 # ------------------------------------------------------------------------------------------------------ HTML
@@ -410,13 +238,15 @@ def _format_metric(value: float | None, kind: str) -> str:
     return report.format_number(None if value is None else float(value), _METRIC_FORMATS[kind])
 
 
-def _html_page(title: str, notes: Mapping[str, str], metrics: Mapping[str, Mapping[str, float]],
-               strategies: list[str], figures: list[_Figure]) -> str:
+def _html_page(title, notes, metrics, strategies, figures, months, yearly, bench, trades) -> str:
+    from qfin.backtests import _tearsheet_tables as tables
+
     notes = dict(notes)
     if not any(str(key).lower().replace("_", " ").replace("-", " ") == "generated at" for key in notes):
         notes["generated at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    columns = list(_METRIC_COLUMNS)
-    known = {key for key, _, _ in columns} | {"ruined", "ruin_date"}
+    present = {key for row in metrics.values() for key in row}
+    columns = [column for column in _METRIC_COLUMNS if column[0] in present or column[0] in METRIC_NAMES]
+    known = {key for key, _, _ in _METRIC_COLUMNS} | {"ruined", "ruin_date", DRAWDOWN_KEY}
     for row in metrics.values():
         columns += [(key, key, "plain") for key in row if key not in known]
         known.update(row)
@@ -431,8 +261,15 @@ def _html_page(title: str, notes: Mapping[str, str], metrics: Mapping[str, Mappi
         f"Ruined: {name} on {date}. Its value fell to zero or below; as in backtesting.py the run ends there, the "
         "value is held at 0 from that bar on, and its metrics cover the path up to that bar (total return -100%).")
         for name, date in ruined.items()]
-    return report.page(
-        title,
+    by_name = {figure.filename: figure for figure in figures}
+
+    def show(*filenames: str) -> list:
+        return [report.image(by_name[f].png, by_name[f].caption, f"{by_name[f].caption} ({f})")
+                for f in filenames if f in by_name]
+
+    drawdowns = tables.drawdowns_table(metrics)
+    years, yearly_values, yearly_bench = yearly
+    parts = [
         report.heading("Run"), report.notes_table(notes),
         report.heading("Metrics"), *ruin_notes, report.table(rows, header),
         report.paragraph(
@@ -440,6 +277,31 @@ def _html_page(title: str, notes: Mapping[str, str], metrics: Mapping[str, Mappi
             "value over the initial cash, so the opening trade's costs count). CAGR, volatility, Sharpe and Sortino "
             "are annualised; max drawdown is the largest fall from a running peak (negative); CVaR 95% is the mean "
             "loss over the worst 5% of bars; Calmar is CAGR over the absolute max drawdown; turnover is annualised "
-            "one-way turnover (100% = the whole book replaced once a year).", css_class="note"),
-        report.heading("Figures"),
-        *(report.image(figure.png, figure.caption, f"{figure.caption} ({figure.filename})") for figure in figures))
+            "one-way turnover (100% = the whole book replaced once a year)."
+            + (f" Against the benchmark ({bench[0]}): beta = cov(r, b) / var(b); alpha = (1 + mean(r - beta b))^P "
+               "- 1; tracking error = std(r - b) sqrt(P); information ratio = mean(r - b) / std(r - b) sqrt(P); "
+               "up (down) capture = CAGR of the strategy over the bars the benchmark rose (fell) divided by the "
+               "benchmark's CAGR over them (empyrical's definitions)." if bench else ""), css_class="note"),
+        report.heading("Returns"), *show("equity.png", "cumulative_returns.png"),
+        report.heading("Drawdowns"), *show("drawdown.png", "underwater.png"),
+        *([report.heading("Worst drawdowns", 3), drawdowns,
+           report.paragraph("The five deepest falls from a running peak of each strategy: the first bar under the "
+                            "peak, the lowest bar, the first bar back at the peak, and the bars spent under it.",
+                            css_class="note")] if drawdowns is not None else []),
+        report.heading("Monthly and yearly returns"),
+    ]
+    for name, (month_starts, values) in months.items():
+        parts += [report.heading(f"Monthly returns: {name}", 3), tables.monthly_heatmap(month_starts, values)]
+    parts += [report.heading("End-of-year returns", 3), tables.yearly_table(years, yearly_values, yearly_bench),
+              *show("yearly_returns.png"),
+              report.heading("Distribution of returns"), *show("distribution.png"),
+              report.heading("Rolling statistics"), *show("rolling_sharpe.png", "rolling_volatility.png",
+                                                          "rolling_beta.png")]
+    weight_files = [f.filename for f in figures if f.filename.startswith("weights_")]
+    if weight_files:
+        parts += [report.heading("Weights"), *show(*weight_files)]
+    if trades is not None and trades.height:
+        listing, sentence = tables.trades_table(trades)
+        parts += [report.heading("Trades"), report.paragraph(sentence, css_class="note"), listing]
+    return report.page(title, *parts)
+

@@ -12,6 +12,7 @@ import numpy as np
 from qfin.backtests._engine import Fees, run_signals, run_weights
 from qfin.backtests._metrics import path_returns, strategy_metrics
 from qfin.backtests._order_keys import ORDER_KEYS, OrderKeys
+from qfin.backtests._relative import add_period_metrics, benchmark_returns, check_benchmark
 from qfin.backtests._schedule import rebalance_bars
 from qfin.backtests._signal_runs import is_signal_strategy, ordered_weights_run, sma_orders_run, weights_trades
 from qfin.backtests._signals import sma_crossover_exposure
@@ -64,6 +65,7 @@ class BacktestResult:
     runs: dict[str, StrategyRun]
     metrics: dict[str, dict[str, float | bool | str | None]]  # METRIC_NAMES, then ruined and ruin_date
     notes: dict[str, str] = field(default_factory=dict)
+    benchmark: Any = None  # qfin.backtests._relative.Benchmark when the spec names one
 
     def returns(self, name: str) -> np.ndarray:
         """Strategy ``name``'s returns as its metrics see them (:func:`qfin.backtests.path_returns`): from the
@@ -194,6 +196,7 @@ def backtest_plan(spec: BacktestSpec | dict[str, Any] | str | Path, data: Any = 
         raise SpecError(f"execution = 'next_open' needs open prices; {market.source} has closes only "
                         "(use execution = 'close' or a bars dataset)")
     first, last = evaluation_period(market, spec)
+    check_benchmark(spec, market)
     panel = market.slice(0, last + 1)  # nothing after the period's last bar reaches a strategy
     weight_items = [s for s in spec.strategies if s.kind not in SIGNAL_STRATEGIES]
     signal_items = [(s, signal_params(s)) for s in spec.strategies if s.kind in SIGNAL_STRATEGIES]
@@ -272,7 +275,11 @@ def run_backtest(spec: BacktestSpec | dict[str, Any] | str | Path, out_dir: str 
                   f"fixed {fees.fixed:g} per asset traded; {fees.method} cost model"),
         "initial cash": f"{spec.initial_cash:,.2f}",
     }
-    result = BacktestResult(spec, timestamps, list(market.assets), runs, metrics, notes)
+    benchmark = benchmark_returns(spec, market, first, last, runs)
+    add_period_metrics(metrics, runs, spec, timestamps, benchmark)
+    if benchmark is not None:
+        notes["benchmark"] = benchmark.note
+    result = BacktestResult(spec, timestamps, list(market.assets), runs, metrics, notes, benchmark)
     if out_dir is not None:
         result.write(out_dir)
     return result

@@ -168,6 +168,7 @@ class BacktestSpec(_Strict):
     rebalance: Literal["daily", "weekly", "monthly", "quarterly", "yearly"] = "monthly"
     initial_cash: float = Field(1_000_000.0, gt=0.0)
     periods_per_year: int = Field(252, ge=1)
+    benchmark: str | None = None  # an asset of the data or a strategy's name (qfin.backtests._relative)
     report: ReportSpec = ReportSpec()
 
     @field_validator("strategies")

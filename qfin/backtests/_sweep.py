@@ -194,7 +194,9 @@ def _point_spec(spec: BacktestSpec, item: StrategySpec, point: dict[str, Any]) -
 def _run_point(spec_json: dict[str, Any]) -> tuple[dict[str, float], np.ndarray]:
     """One grid point as a picklable task: run the one-strategy spec, return its metrics and value path."""
     result = run_backtest(spec_json, progress=False)
-    return next(iter(result.metrics.values())), next(iter(result.runs.values())).equity
+    row = {key: value for key, value in next(iter(result.metrics.values())).items()
+           if not isinstance(value, (list, dict))}  # the drawdown periods stay out of the sweep's table
+    return row, next(iter(result.runs.values())).equity
 
 
 def _sma_columns(spec: BacktestSpec, item: StrategySpec, points: list[dict[str, Any]]

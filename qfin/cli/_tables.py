@@ -9,10 +9,11 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "cvar_95", "turnover"}
+PERCENT = {"total_return", "cagr", "volatility", "max_drawdown", "cvar_95", "turnover", "alpha", "tracking_error"}
 HEADERS = {"total_return": "return", "cagr": "CAGR", "volatility": "vol", "sharpe": "Sharpe",
            "sortino": "Sortino", "max_drawdown": "max DD", "calmar": "Calmar", "cvar_95": "CVaR 95",
-           "turnover": "turnover"}
+           "turnover": "turnover", "information_ratio": "IR", "tracking_error": "TE", "up_capture": "up cap",
+           "down_capture": "down cap"}
 
 
 def console() -> Console:
@@ -69,7 +70,8 @@ def fitted_tables(title: str, header: list[str], rows: list[list[str]], width: i
 def metrics_tables(rows: dict[str, dict], title: str, width: int, first_column: str = "strategy") -> list[Table]:
     """One row per key of ``rows`` (a strategy), one column per metric, split to fit ``width``; a "ruined" column
     (the ruin date) only when some row was ruined (its value fell to <= 0)."""
-    names = [name for name in next(iter(rows.values())) if name not in RUIN_KEYS]
+    names = [name for name, value in next(iter(rows.values())).items()
+             if name not in RUIN_KEYS and not isinstance(value, (list, dict))]  # drawdown periods: not a cell
     any_ruined = any(row.get("ruined") for row in rows.values())
     header = [first_column, *(HEADERS.get(n, n) for n in names), *(["ruined"] if any_ruined else [])]
     cells = [[label, *(metric_cell(n, row[n]) for n in names), *([ruin_cell(row)] if any_ruined else [])]

@@ -4,6 +4,8 @@ docstring. Divergences live in :mod:`qfin.risk.divergence`.
 """
 
 from qfin.risk import divergence
+from qfin.risk._benchmark import BENCHMARK_STATISTICS, benchmark_statistics
+from qfin.risk._drawdown_periods import DrawdownPeriod, drawdown_periods
 from qfin.risk._online import DifferentialSharpe, RunningSharpe
 from qfin.risk._overfitting import (
                                     PBOResult,
@@ -43,6 +45,7 @@ __all__ = [
     "sharpe_ratio", "sortino_ratio", "annual_volatility", "cagr", "max_drawdown", "calmar_ratio",
     "probabilistic_sharpe_ratio", "deflated_sharpe_ratio", "expected_max_sharpe", "probability_of_backtest_overfitting",
     "PBOResult", "RunningSharpe",
+    "benchmark_statistics", "BENCHMARK_STATISTICS", "drawdown_periods", "DrawdownPeriod",
     "value_at_risk", "expected_shortfall", "entropic_risk", "rockafellar_uryasev", "lower_tail_mean",
     "range_value_at_risk", "mixed_var",
     "DifferentialSharpe",

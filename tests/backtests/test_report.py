@@ -50,8 +50,10 @@ def _final_files(folder: Path) -> set[str]:
     return {p.name for p in folder.iterdir()}
 
 
+TEARSHEET = {"cumulative_returns.png", "underwater.png", "yearly_returns.png", "distribution.png",
+             "rolling_volatility.png"}  # rolling_beta.png only with a benchmark
 EXPECTED = {"equity.png", "drawdown.png", "rolling_sharpe.png", "weights_b.png", "weights_equal_weight.png",
-            "report.html"}
+            "report.html", *TEARSHEET}
 
 
 def test_all_files_written_and_pngs_are_valid(tmp_path):
@@ -76,7 +78,7 @@ def test_html_is_self_contained_escaped_and_formatted(tmp_path):
     assert "<link" not in lowered and "@import" not in lowered and "url(" not in lowered
     # Every figure embedded as a data URI, and the embedded bytes are the files' bytes.
     uris = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(uris) == 5
+    assert len(uris) == 5 + len(TEARSHEET)
     import base64
 
     embedded = {base64.b64decode(u) for u in uris}
@@ -279,4 +281,4 @@ assert "matplotlib" in sys.modules and "matplotlib.pyplot" not in sys.modules, "
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert _final_files(tmp_path) == {"equity.png", "drawdown.png", "rolling_sharpe.png", "report.html"}
+    assert _final_files(tmp_path) == {"equity.png", "drawdown.png", "rolling_sharpe.png", "report.html", *TEARSHEET}
