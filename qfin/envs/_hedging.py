@@ -5,8 +5,9 @@ already discounted); the P&L pieces come from the shared simulator :mod:`qfin.da
 (:func:`~qfin.data.simulate.hedging_increment`, :func:`~qfin.data.simulate.hedging_terminal`), so the per-step
 rewards of an episode sum to :func:`~qfin.data.simulate.hedging_pnl` of the same path and hedges.
 
-At decision date t = 0 .. N-1 the agent sees ``[log(S_t / K), tau_t, (v_t,) h_{t-1}]`` (float32; tau_t = T - t dt
-the time to maturity in years; the variance v_t only under Heston) and answers with the new hedge ratio h_t
+At decision date t = 0 .. N-1 the agent sees ``[log(S_t / K), tau_t, (v_t,) (claim state,) h_{t-1}]`` (float32;
+tau_t = T - t dt the time to maturity in years; the variance v_t only under Heston; the claim state only for a
+path-dependent payoff) and answers with the new hedge ratio h_t
 (units of the underlying per option, held over (t, t+1]).
 """
 
@@ -22,6 +23,8 @@ import numpy as np
 from gymnasium import spaces
 
 from qfin.data.simulate import HestonParams, gbm, hedging_increment, hedging_terminal, heston
+from qfin.data.simulate._path_state import n_state_features, state_features
+from qfin.data.simulate._payoffs import check_payoff
 from qfin.envs._checks import finite_number, no_render_mode
 from qfin.errors import QfinError
 
@@ -38,12 +41,14 @@ _PREMIUM_CACHE: dict[tuple, float] = {}
 
 @dataclass(frozen=True)
 class VanillaPayoff:
-    """max(S - K, 0) for a call, max(K - S, 0) for a put: a module-level callable, so the environment pickles."""
+    """max(S - K, 0) for a call, max(K - S, 0) for a put, on spot paths [n, N + 1] (their last column): a
+    module-level callable, so the environment pickles; the same numbers as :class:`qfin.data.simulate.Vanilla`."""
 
     kind: str
     strike: float
 
-    def __call__(self, spot: np.ndarray) -> np.ndarray:
+    def __call__(self, paths: np.ndarray) -> np.ndarray:
+        spot = np.asarray(paths, dtype=np.float64)[:, -1]
         return np.maximum(spot - self.strike, 0.0) if self.kind == "call" else np.maximum(self.strike - spot, 0.0)
 
 
@@ -64,8 +69,10 @@ class HedgingEnv(gym.Env):
     model : ``"gbm"`` or ``"heston"``.
     s0, strike, maturity : initial price, strike, maturity in years.
     n_steps : rebalancing dates N (dt = maturity / N).
-    kind : ``"call"`` or ``"put"``; or ``payoff``: any callable mapping terminal prices [n] to payoffs [n]
-        (then ``kind`` is ignored).
+    kind : ``"call"`` or ``"put"``; or ``payoff``: any payoff of :mod:`qfin.data.simulate` (Asian, lookback,
+        barrier, ...) or any callable mapping spot paths [n, N + 1] to payoffs [n] (then ``kind`` is ignored). A
+        path-dependent payoff adds its state to the observation (running max/min, running average, barrier hit:
+        :func:`qfin.data.simulate._path_state.state_features` in raw logs, computed from the path up to t).
     mu, sigma : GBM drift and volatility per year.
     heston : :class:`qfin.data.simulate.HestonParams` (or a dict of its five fields) for ``model="heston"``.
     cost : proportional cost rate on traded value (the first buy and the final liquidation are charged).
@@ -107,8 +114,10 @@ class HedgingEnv(gym.Env):
                 raise QfinError(f"kind must be 'call' or 'put' (or pass payoff=callable); got {kind!r}")
             payoff = VanillaPayoff(kind, self.strike)
         elif not callable(payoff):
-            raise QfinError(f"payoff must be a callable of the terminal prices [n] -> [n]; got {payoff!r}")
+            raise QfinError(f"payoff must be a qfin payoff or a callable of spot paths [n, N + 1] -> [n]; got "
+                            f"{payoff!r}")
         self.payoff = payoff
+        self._n_state = n_state_features(payoff)
         self.mu = finite_number(mu, "mu")
         self.sigma = finite_number(sigma, "sigma", low=0.0)
         if model == "heston":
@@ -132,9 +141,10 @@ class HedgingEnv(gym.Env):
         if isinstance(path_batch, bool) or not isinstance(path_batch, (int, np.integer)) or path_batch < 1:
             raise QfinError(f"path_batch must be an integer >= 1; got {path_batch!r}")
         self.path_batch = int(path_batch)
-        payoff_check = np.asarray(self.payoff(np.array([self.s0, 2.0 * self.s0])), dtype=np.float64)
-        if payoff_check.shape != (2,) or not np.all(np.isfinite(payoff_check)):
-            raise QfinError("payoff must map an array of n terminal prices to n finite payoffs")
+        if hasattr(self.payoff, "check_spot"):
+            self.payoff.check_spot(self.s0)
+        check_payoff(self.payoff, self.s0 * np.exp(np.outer([0.0, 0.1, -0.1], np.linspace(0.0, 1.0,
+                                                                                           self.n_steps + 1))))
         if premium is None:
             if isinstance(premium_paths, bool) or not isinstance(premium_paths, (int, np.integer)) \
                     or premium_paths < 2:
@@ -142,7 +152,7 @@ class HedgingEnv(gym.Env):
             premium = self._monte_carlo_premium(int(premium_paths))
         self.premium = finite_number(premium, "premium")
 
-        n_obs = 4 if model == "heston" else 3
+        n_obs = (4 if model == "heston" else 3) + self._n_state
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(n_obs,), dtype=np.float32)
         self.action_space = spaces.Box(-self.max_hedge, self.max_hedge, shape=(1,), dtype=np.float32)
         self._paths: tuple[np.ndarray, np.ndarray | None] | None = None
@@ -157,7 +167,7 @@ class HedgingEnv(gym.Env):
                self.kind, self.payoff if self.kind == "custom" else None, n_paths)
         if key not in _PREMIUM_CACHE:
             spot, _ = self._simulate(n_paths, np.random.default_rng(0))
-            _PREMIUM_CACHE[key] = float(np.mean(self.payoff(spot[:, -1])))
+            _PREMIUM_CACHE[key] = float(np.mean(self.payoff(spot)))
         return _PREMIUM_CACHE[key]
 
     def _simulate(self, n_paths: int, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
@@ -171,6 +181,8 @@ class HedgingEnv(gym.Env):
         feats = [math.log(self._spot[t] / self.strike), self.maturity - t * self.dt]
         if self._var is not None:
             feats.append(self._var[t])
+        if self._n_state:
+            feats.extend(self._state[t])
         feats.append(self._hedge)
         return np.array(feats, dtype=np.float32)
 
@@ -193,6 +205,9 @@ class HedgingEnv(gym.Env):
             self._spot = spots[self._next_path]
             self._var = None if variances is None else variances[self._next_path]
             self._next_path += 1
+        if self._n_state:  # causal: the row of date t reads the path up to t (the last date repeated for t = N)
+            self._state = state_features(self.payoff, np.append(self._spot, self._spot[-1])[None, :], self.strike,
+                                         1.0)[0]
         self._t, self._hedge, self._pnl = 0, 0.0, 0.0
         return self._observation(), {"spot": float(self._spot[0])}
 
@@ -209,7 +224,7 @@ class HedgingEnv(gym.Env):
         terminated = t + 1 == self.n_steps
         info: dict[str, Any] = {"spot": float(self._spot[t + 1]), "hedge": h}
         if terminated:
-            payoff = float(np.asarray(self.payoff(self._spot[-1:]), dtype=np.float64)[0])
+            payoff = float(np.asarray(self.payoff(self._spot[None, :]), dtype=np.float64)[0])
             increment += hedging_terminal(self._spot[-1], h, payoff, self.cost)
             info["payoff"] = payoff
         self._pnl += increment

@@ -111,7 +111,7 @@ def test_risk_adjusted_terminal_rewards():
 
 
 def test_custom_payoff_and_default_premium():
-    env = HedgingEnv(payoff=lambda s: (s > 100.0).astype(float), n_steps=4, premium_paths=200_000)
+    env = HedgingEnv(payoff=lambda paths: (paths[:, -1] > 100.0).astype(float), n_steps=4, premium_paths=200_000)
     # digital call at zero drift: P(S_T > K) = N(d2)
     d2 = (math.log(S0 / K) - 0.5 * 0.04 * env.maturity) / (0.2 * math.sqrt(env.maturity))
     assert abs(env.premium - norm.cdf(d2)) < 3 * 0.5 / math.sqrt(200_000)

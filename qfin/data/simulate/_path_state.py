@@ -1,4 +1,4 @@
-"""The path state a claim's payoff depends on, as causal features of the deep hedger.
+"""The path state a claim's payoff depends on, as causal features of the deep hedger and of HedgingEnv.
 
 A path-dependent claim's value at t_i depends on more than (S_i, v_i, tau_i): a lookback on the running maximum
 or minimum, an Asian option on the running average of its fixings, a barrier option on whether the barrier was
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.simulate._payoffs import AsianOption, BarrierOption, Digital, LookbackOption, Spread, Vanilla
+from ._payoffs import AsianOption, BarrierOption, Digital, LookbackOption, Spread, Vanilla
 
 __all__ = ["n_state_features", "reference_strike", "state_features"]
 
