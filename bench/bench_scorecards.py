@@ -1,9 +1,9 @@
 """Binning + WoE transform + IV on 1,000,000 rows x 20 numeric features: qfin vs optbinning and toad (issue 9).
 
 Work, the same for all three, on one seeded data set (saved once as .npy and read by every process):
-- qfin: ``WoEEncoder(StumpBinner(per_feature=False)).fit_transform(X, y)`` with the library defaults (depth-1
-  XGBoost cut points searched on a 50,000-row sample, counts, WoE and IV with delta-method SEs on all rows, the
-  WoE matrix);
+- qfin: ``WoEEncoder(StumpBinner()).fit_transform(X, y)`` with the library defaults (each feature's depth-1
+  boosted stumps fitted on its histogram, cut points searched on a 50,000-row sample, counts, WoE and IV with
+  delta-method SEs on all rows, the WoE matrix);
 - optbinning: ``BinningProcess(names).fit(X, y)``, ``transform(X, metric="woe")``, IV from ``summary()``;
 - toad: ``Combiner().fit(df, y, method="quantile", n_bins=10)``, ``transform``, ``WOETransformer().fit_transform``,
   IV per column with ``toad.stats.IV`` on the binned columns.
@@ -11,7 +11,7 @@ Each engine runs in its own process (``--peer-python`` may point at another venv
 bench extra's, in this interpreter); the times are the wall clock and the process CPU time of the work after
 imports and data loading, median of ``--repeats``. qfin's compiled passes are loaded (numba's on-disk cache) by
 a warm-up fit on 2,000 rows outside the timing, like the imports; that first-call cost is printed apart. The
-peers run single-threaded; qfin's XGBoost search and its passes use every core, so the CPU ratio is printed too.
+peers run single-threaded; qfin's passes use every core, so the CPU ratio is printed too.
 Target: qfin at least 10x faster than both. Ratios printed are peer time / qfin time.
 
     python bench/bench_scorecards.py [--rows 1000000] [--peer-python PATH] [--json PATH]
@@ -58,7 +58,7 @@ def run_qfin(X, y, max_search_rows):
     from qfin.scorecards import StumpBinner, WoEEncoder
     options = {} if max_search_rows is None else {"max_search_rows": max_search_rows}
     t = _clock()
-    enc = WoEEncoder(StumpBinner(per_feature=False, **options))
+    enc = WoEEncoder(StumpBinner(**options))
     W = enc.fit_transform(X, y)
     iv = [r.value for r in enc.iv_]
     return _since(t), iv, float(W[:, 0].mean())
@@ -90,6 +90,41 @@ def run_toad(X, y):
 ENGINES = {"optbinning": run_optbinning, "toad": run_toad}
 
 
+def run_sql(rows: int) -> None:
+    """Issue 23: score ``rows`` rows with ``Scorecard.points`` and with ``Scorecard.to_sql``'s query in SQLite
+    (in memory) and DuckDB (on the same table, read from a pandas frame); rows/s of the scoring alone (loading
+    the table is printed apart), and the largest difference from ``points``."""
+    import sqlite3
+
+    import duckdb
+    import pandas as pd
+
+    from qfin.scorecards import Scorecard
+    X, y = make_data(rows)
+    names = [f"x{j}" for j in range(N_FEATURES)]
+    card = Scorecard().fit(X[:100_000], y[:100_000])
+    frame = pd.DataFrame(X, columns=names)
+    t = _clock()
+    points = card.points(X)
+    results = {"Scorecard.points": (_since(t), points)}
+    con = sqlite3.connect(":memory:")
+    t = _clock()
+    frame.to_sql("applicants", con, index=False)
+    load = _since(t)
+    t = _clock()
+    got = np.array([r[0] for r in con.execute(f"SELECT score FROM ({card.to_sql('applicants', 'sqlite')})")])
+    results["sqlite3 " + sqlite3.sqlite_version] = (_since(t), got)
+    duck = duckdb.connect()
+    duck.register("applicants", frame)
+    t = _clock()
+    got = duck.execute(f"SELECT score FROM ({card.to_sql('applicants', 'duckdb')})").fetchnumpy()["score"]
+    results["duckdb " + duckdb.__version__] = (_since(t), got)
+    print(f"to_sql scoring, {rows:,} rows x {N_FEATURES} features (SQLite table load {load[0]:.2f} s, not counted)")
+    for name, ((wall, cpu), score) in results.items():
+        print(f"  {name:18s} {rows / wall:12,.0f} rows/s wall  {rows / max(cpu, 1e-9):12,.0f} rows/s CPU   "
+              f"max |score - points| {np.max(np.abs(score - points)):.2e}")
+
+
 def _child(engine: str, data: str, repeats: int, max_search_rows: int | None) -> None:
     X, y = np.load(f"{data}/X.npy"), np.load(f"{data}/y.npy")
     warmup = None
@@ -113,9 +148,13 @@ def main() -> None:
     ap.add_argument("--max-search-rows", type=int, default=None,
                     help="qfin: rows sampled for the cut-point search (default: the library's, 50,000)")
     ap.add_argument("--engines", default="qfin,optbinning,toad", help="comma-separated subset to run")
+    ap.add_argument("--sql", action="store_true", help="instead: to_sql scoring in SQLite and DuckDB vs points")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--data", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.sql:
+        run_sql(args.rows)
+        return
     if args.child:
         _child(args.child, args.data, args.repeats, args.max_search_rows)
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import typer
@@ -33,7 +34,10 @@ def build_command(
     frame = read_table(data)  # first: a wrong DATA fails before the heavy imports below
     from qfin.scorecards import build_scorecard
 
-    result = build_scorecard(frame, target, out, protected=protected, seed=seed, title=f"Scorecard: {Path(data).stem}")
+    with warnings.catch_warnings():  # the sample-size verdict is printed below, once, without a source line
+        warnings.filterwarnings("ignore", message=r"the (woe|onehot) scorecard has \d+ parameters")
+        result = build_scorecard(frame, target, out, protected=protected, seed=seed,
+                                 title=f"Scorecard: {Path(data).stem}")
     printer = console()
     table = Table(title=f"test discrimination ({result['n_test']} rows, 95% bootstrap CI)", box=box.SIMPLE_HEAD)
     for column in ("encoding", "AUC", "Gini", "KS"):
@@ -49,6 +53,14 @@ def build_command(
     for row in result["top_iv"][:5]:
         top.add_row(row["feature"], f"{row['iv']:.3f}", f"{row['std_error']:.3f}")
     printer.print(top)
+    for enc, c in result["sample_size"].items():
+        if "error" in c:
+            printer.print(f"sample size ({enc}): {c['error']}")
+        else:
+            verdict = "ok" if c["ok"] else f"too many parameters: needs {c['min_rows']} rows or at most " \
+                                           f"{c['max_params']} parameters"
+            printer.print(f"sample size ({enc}): {c['n_params']} parameters, {c['n_rows']} rows, expected KL "
+                          f"p/2n = {c['expected_kl']:.4f} nats (limit {c['tolerance']:g}): {verdict}")
     for column, group in result["protected"].items():
         printer.print(f"IV_fair of the score, {group}: {result['iv_fair_score'][column]:.4f}")
     printer.print(f"report: {out / 'report.html'}")

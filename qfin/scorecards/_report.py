@@ -83,6 +83,7 @@ def build_scorecard(frame: pl.DataFrame, target: str, out_dir: str | Path, prote
         d = discrimination(yte, m.decision_function(Xte), n_boot=n_boot, seed=seed)
         metrics[enc] = {r["metric"]: {k: r[k] for k in ("value", "ci_low", "ci_high")} for r in d.iter_rows(named=True)}
 
+    sizes = _sample_sizes(models)
     card = models["woe"]
     encoder = card.encoder_
     iv = encoder.iv_table()
@@ -109,7 +110,7 @@ def build_scorecard(frame: pl.DataFrame, target: str, out_dir: str | Path, prote
               "top_iv": [{"feature": r["feature"], "iv": r["iv"], "std_error": r["std_error"]}
                          for r in top.iter_rows(named=True)],
               "iv_fair_score": fair_score, "protected": group_names, "frontier_feature": frontier_feature,
-              "n_train": len(ytr), "n_test": len(yte), "seed": seed}
+              "n_train": len(ytr), "n_test": len(yte), "seed": seed, "sample_size": sizes}
 
     settings = {"target": target, "protected": protected, "seed": seed, "test_size": test_size, "n_boot": n_boot,
                 "title": title, "columns": frame.columns, "rows": frame.height}
@@ -117,6 +118,27 @@ def build_scorecard(frame: pl.DataFrame, target: str, out_dir: str | Path, prote
         _write(staging, result, models, Xte, yte, card, iv, points, stab, frontier, frontier_feature,
                group_names, title or f"Scorecard for {target}")
     return result
+
+
+def _sample_sizes(models: dict) -> dict:
+    """Per logistic encoding, the p-n criterion (``Scorecard.sample_size``) or why it does not apply; a warning
+    when a model is too large for its training sample."""
+    import warnings
+
+    out = {}
+    for enc in ("woe", "onehot"):
+        try:
+            c = models[enc].sample_size()
+        except DataValidationError as e:
+            out[enc] = {"error": str(e)}
+            continue
+        out[enc] = c.as_dict()
+        if not c.ok:
+            warnings.warn(f"the {enc} scorecard has {c.n_params} parameters for {c.n_rows} training rows: expected "
+                          f"KL to its information projection {c.expected_kl:.4f} > {c.tolerance:g} nats per row "
+                          f"(needs {c.min_rows} rows, or at most {c.max_params} parameters)", UserWarning,
+                          stacklevel=3)
+    return out
 
 
 def protected_columns(protected: Sequence[str]) -> list[tuple[str, str]]:
@@ -314,6 +336,11 @@ def _html(title: str, result: dict, iv: pl.DataFrame, points: pl.DataFrame, fron
                          f"test rows; seed {result['seed']}."),
         report.heading("Test discrimination (95% bootstrap intervals)"),
         report.table(m, ["encoding", "auc", "gini", "ks"]), img("roc.png"),
+        report.heading("Is the sample big enough? (E KL = p / 2n against 0.01 nats per row)"),
+        report.table([[enc, *(([c["n_params"], c["n_rows"], f"{c['expected_kl']:.4f}", c["min_rows"],
+                                "yes" if c["ok"] else "no: too many parameters"]) if "error" not in c
+                              else ["", "", "", "", c["error"]])] for enc, c in result["sample_size"].items()],
+                     ["encoding", "parameters", "training rows", "expected KL", "rows needed", "ok"]),
         report.heading("Information value (delta-method SE, smoothing 0.5)"), report.frame_table(iv),
         report.heading("Points table (WoE logistic; PDO 20, 600 points at 50:1)"), report.frame_table(points),
         report.heading("Reason codes of the five lowest-scoring test applicants"),

@@ -137,7 +137,21 @@ class Scorecard(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = self.binner_.n_features_in_
         if hasattr(self.binner_, "feature_names_in_"):
             self.feature_names_in_ = self.binner_.feature_names_in_
+        self.n_samples_fit_ = int(yy.size)
+        self.n_minority_fit_ = int(min(yy.sum(), yy.size - yy.sum()))
         return self
+
+    def sample_size(self, tolerance: float = 0.01) -> Any:
+        """The p-n criterion of :mod:`qfin.scorecards._sample_size` for the fitted logistic model: p = the
+        coefficients plus the intercept, n = the training rows (not defined for "stumps", a boosted model)."""
+        from qfin.scorecards._sample_size import sample_size_criterion
+
+        check_is_fitted(self, "model_")
+        if self.encoding == "stumps":
+            raise ValueError("the sample-size criterion needs a maximum-likelihood fit; encoding 'stumps' is boosted "
+                             "(use 'woe' or 'onehot')")
+        return sample_size_criterion(int(self.model_.coef_.size) + 1, self.n_samples_fit_, self.n_minority_fit_,
+                                     tolerance)
 
     def _encoded(self, X: Any) -> np.ndarray:
         out = self.encoder_.transform(X)

@@ -51,15 +51,36 @@ def stump_boost(x: np.ndarray, y: np.ndarray, n_estimators: int = 30, learning_r
     cuts = prebin_cuts(x, max_prebins)
     if cuts.size == 0:
         return cuts, np.empty(0)
-    ok = ~np.isnan(x)
-    yy = y.astype(np.float64)
-    idx = np.searchsorted(cuts, x[ok].astype(np.float32), side="right")
-    cnt = np.bincount(idx, minlength=cuts.size + 1).astype(np.float64)
-    bad = np.bincount(idx, weights=yy[ok], minlength=cuts.size + 1)
-    miss_cnt = float(x.size - ok.sum())
-    miss_bad = float(yy.sum() - bad.sum())
-    base = float(np.clip(yy.mean(), 1e-6, 1 - 1e-6)) if base_score is None else base_score
-    return _boost(cnt, bad, miss_cnt, miss_bad, cuts, n_estimators, learning_rate, math.log(base / (1 - base)))
+    cnt, bad, miss = _histogram(np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(y, dtype=np.float64),
+                                cuts)
+    base = float(np.clip(y.mean(), 1e-6, 1 - 1e-6)) if base_score is None else base_score
+    return _boost(cnt, bad, miss[0], miss[1], cuts, n_estimators, learning_rate, math.log(base / (1 - base)))
+
+
+@numba.njit(cache=True)
+def _histogram(x, y, cuts):
+    """Rows and bad rows per prebin (#{cuts <= float32(x)}, by binary search) and of the missing rows."""
+    k = cuts.size
+    cnt = np.zeros(k + 1)
+    bad = np.zeros(k + 1)
+    miss = np.zeros(2)
+    for i in range(x.size):
+        v = x[i]
+        if math.isnan(v):
+            miss[0] += 1.0
+            miss[1] += y[i]
+            continue
+        v32 = np.float32(v)
+        lo, hi = 0, k
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if cuts[mid] <= v32:
+                lo = mid + 1
+            else:
+                hi = mid
+        cnt[lo] += 1.0
+        bad[lo] += y[i]
+    return cnt, bad, miss
 
 
 @numba.njit(cache=True)

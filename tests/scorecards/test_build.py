@@ -42,6 +42,10 @@ def test_outputs_and_figures(built, german):
     assert codes["row"].max() < result["n_test"] and codes["points_lost"].min() > 0
     assert "Reason codes of the five lowest-scoring test applicants" in (out / "report.html").read_text()
     assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(result))
+    woe_size = result["sample_size"]["woe"]  # the p-n criterion: 8 features + intercept on 700 training rows
+    assert (woe_size["n_params"], woe_size["n_rows"], woe_size["ok"]) == (len(FEATURES) + 1, 700, True)
+    assert woe_size["expected_kl"] == pytest.approx((len(FEATURES) + 1) / 1400, abs=1e-15)
+    assert "Is the sample big enough?" in (out / "report.html").read_text()
     assert result["n_train"] + result["n_test"] == german.height and result["n_test"] == 300
     for enc in ("woe", "onehot", "stumps"):
         m = result["test_metrics"][enc]
