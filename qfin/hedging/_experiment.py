@@ -2,7 +2,8 @@
 
 The function a ``qfin hedge train|report`` command would call: :func:`run_hedging_experiment` trains the LSTM
 hedger with Adam and with K-FAC from the same initialisation on the same training paths for each seed,
-evaluates all strategies on one fixed bank of test paths and writes ``metrics.json`` and ``report.html``.
+evaluates all strategies on one fixed bank of test paths and writes ``metrics.json`` and ``report.html``. A config
+with a ``[payoff]`` table or ``[[instruments]]`` runs :func:`qfin.hedging._claims.run_claim_experiment` instead.
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ def run_hedging_experiment(cfg: ExperimentConfig, out_dir: str | Path, params: H
     replaced, :func:`qfin.data.staged_output`). ``out_dir`` is checked before the training starts."""
     check_output_dir(out_dir, "hedge")
     params = params or historical_heston()
+    if cfg.payoff is not None or cfg.instruments:  # any claim, several instruments: qfin.hedging._claims
+        from ._claims import run_claim_experiment
+        return run_claim_experiment(cfg, out_dir, params)
     hcfg = cfg.hedger
     train = _market(params, cfg, cfg.n_train, 10_000)
     test = _market(params, cfg, cfg.n_test, 20_000)

@@ -12,7 +12,7 @@ from qfin import report
 
 from ._baselines import HedgingMarket
 
-__all__ = ["write_report"]
+__all__ = ["write_claim_report", "write_report"]
 
 HISTOGRAM_STRATEGIES = ("Heston delta", "Whalley-Wilmott", "LSTM (adam)", "LSTM (kfac)")
 """Strategies whose test-bank P&L histograms are drawn (all of them would hide each other)."""
@@ -97,3 +97,75 @@ def _training_curves(runs: dict[str, list[dict[str, Any]]]) -> bytes:
         a.set_yscale("log")
         a.legend()
     return report.png_bytes(fig, dpi=90, tight=True)
+
+
+def write_claim_report(out: Path, summary: dict, pnls: dict[str, np.ndarray], hedges: dict[str, np.ndarray],
+                       test: HedgingMarket, runs: dict[str, list[dict[str, Any]]]) -> Path:
+    """``out/report.html`` of a claim comparison (:mod:`qfin.hedging._claims`): P&L histograms of every strategy,
+    positions in the underlying against the claim's delta, training curves, and the tables."""
+    figures = [("P&L on the test bank of every strategy", _pnl_histograms(pnls)),
+               ("Position in the underlying against the claim's Black–Scholes delta, at three dates",
+                _positions_vs_delta(hedges, test)),
+               ("Training loss of every seed against iteration and wall-clock seconds", _training_curves(runs))]
+    strategies = summary["strategies"]
+    columns = list(next(iter(strategies.values())))
+    speed = summary["speed"]
+    paired = summary["paired"]
+    config_rows = [[key, str(value)] for key, value in summary["config"].items() if key != "hedger"]
+    config_rows += [[f"hedger.{key}", str(value)] for key, value in summary["config"]["hedger"].items()]
+    page = report.page(
+        f"Deep hedging: {summary['claim']}",
+        report.paragraph(f"Instruments: {', '.join(summary['instruments'])}. Premium {summary['premium']:.4f} "
+                         f"(Monte Carlo price, standard error {summary['premium_std_error']:.4f}); baselines at the "
+                         f"ATM implied volatility {summary['atm_vol']:.4f}."),
+        report.heading("Heston parameters"),
+        report.table([list(summary["params"].values())], list(summary["params"]), float_format=".6g"),
+        report.heading("Strategies on the test bank"),
+        report.table(([name, *(metrics[key] for key in columns)] for name, metrics in strategies.items()),
+                     ["strategy", *columns], float_format=".4f"),
+        report.paragraph("P&L in money per claim; cvar_95 and cvar_99 are positive losses; LSTM rows are means "
+                         "over seeds.", css_class="note"),
+        report.heading("Paired differences over seeds (mean and standard error)"),
+        report.table(([r["difference"], r["metric"], r["mean"], r["std_error"]] for r in paired),
+                     ["difference", "metric", "mean", "std error"], float_format=".4f"),
+        report.heading("Speed: K-FAC iterations to reach Adam's final loss"),
+        report.table(([row[key] for key in row] for row in speed), list(speed[0]) if speed else None),
+        report.heading("Configuration"), report.table(config_rows, ["key", "value"]),
+        report.heading("Figures"), *(report.image(png, caption, caption) for caption, png in figures))
+    return report.write_page(out / "report.html", page)
+
+
+def _pnl_histograms(pnls: dict[str, np.ndarray]) -> bytes:
+    names = list(pnls)
+    cols = 3
+    rows = (len(names) + cols - 1) // cols
+    fig = report.new_figure(11, 2.6 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    everything = np.concatenate([pnls[n] for n in names])
+    lo, hi = np.quantile(everything, [0.005, 0.995])
+    for ax, name in zip(axes, names, strict=False):
+        ax.hist(np.clip(pnls[name], lo, hi), bins=80, range=(lo, hi), color="C0")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("P&L")
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    return report.png_bytes(fig, dpi=80, tight=True)
+
+
+def _positions_vs_delta(hedges: dict[str, np.ndarray], test: HedgingMarket) -> bytes:
+    fig = report.new_figure(11, 3.6)
+    axes = fig.subplots(1, 3)
+    reference = hedges.get("delta")
+    steps = (0, test.n_steps // 2, test.n_steps - 1)
+    for ax, step in zip(axes, steps, strict=True):
+        for name, h in hedges.items():
+            if name == "delta" or reference is None:
+                continue
+            ax.scatter(reference[:1500, step], h[:1500, step], s=2, label=name)
+        if reference is not None:
+            lim = [float(reference[:, step].min()), float(reference[:, step].max())]
+            ax.plot(lim, lim, color="k", lw=0.8, label="= delta")
+        ax.set_xlabel(f"claim delta at step {step}")
+        ax.set_ylabel("position in the underlying")
+    axes[0].legend(markerscale=4, fontsize=7)
+    return report.png_bytes(fig, dpi=80, tight=True)
