@@ -18,8 +18,8 @@ from qfin.backtests._signals import sma_crossover_exposure
 from qfin.data import price_panel
 
 # vectorbt 1.2.0 (numpy 2.4.6, pandas 3.1.1), written by tests/backtests/peers/vectorbt_stops.py: SMA(10/30)
-# crosses on sp500_index 1999-2018 (5,031 bars), all-in, fee 0.1%, 1,000,000 cash; per case the trade count,
-# every trade's exit price and the final value.
+# crosses on sp500_index 1999-2018 (5,031 bars), all-in, fee 0.1%, 1,000,000 cash, long/flat and (four cases)
+# long/short; per case the trade count, every trade's exit price and the final value.
 VECTORBT = json.loads((Path(__file__).parent / "data" / "vectorbt_stops.json").read_text())
 assert VECTORBT["peer"] == "vectorbt 1.2.0"
 
@@ -30,12 +30,15 @@ def spx():
     return {name: getattr(panel, name)[:, 0] for name in ("open", "high", "low", "close")}
 
 
-@pytest.mark.parametrize("case", VECTORBT["cases"], ids=lambda c: f"{c['execution']}-{'-'.join(c['orders'])}")
+@pytest.mark.parametrize("case", VECTORBT["cases"], ids=lambda c: f"{c['execution']}-{'-'.join(c['orders'])}"
+                         + ("-long_short" if c["long_short"] else ""))
 def test_stops_agree_with_vectorbt_from_signals_to_the_cent(spx, case):
-    exposure = sma_crossover_exposure(spx["close"], 10, 30)
+    exposure = sma_crossover_exposure(spx["close"], 10, 30, long_short=case["long_short"])
     run = run_orders(spx["close"], exposure, open_=spx["open"], high=spx["high"], low=spx["low"],
                      orders=Orders(**case["orders"]), execution=case["execution"], fee=0.001, initial_cash=1e6)
-    assert len(run.trades) == case["n_trades"] and run.fills[0] == case["n_orders"]
+    assert len(run.trades) == case["n_trades"]
+    if not case["long_short"]:  # vectorbt counts a reversal as one order, qfin as two fills (close, then open)
+        assert run.fills[0] == case["n_orders"]
     np.testing.assert_allclose(run.trades[:, 5], case["exit_prices"], rtol=0, atol=1e-6)
     assert run.equity[-1, 0] == pytest.approx(case["final_value"], abs=0.005)
     reasons = set(run.trades[:, 9].astype(int))
@@ -243,3 +246,30 @@ def test_the_cli_prints_the_trade_statistics_and_writes_trades_parquet(tmp_path)
     assert "trade statistics" in done.stdout and "SQN" in done.stdout and line
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["sma"]["n_trades"] == trades.height and "n_trades" not in metrics["buy_and_hold"]
+
+
+@pytest.mark.parametrize("execution", ["close", "next_open"])
+def test_nothing_up_to_a_bar_moves_when_later_bars_change(spx, execution):
+    """Stops, trailing levels and limits read bars up to the current one only: scramble every bar after t and the
+    value path, the shares and the trades closed by t stay as they were."""
+    n, t = 1500, 900
+    bars = {k: v[:n].copy() for k, v in spx.items()}
+    orders = Orders(sl_stop=0.03, tsl_stop=0.05, tp_stop=0.06, limit_entry=0.005, limit_window=3)
+
+    def run(b):
+        exposure = sma_crossover_exposure(b["close"], 10, 30)
+        return run_orders(b["close"], exposure, open_=b["open"], high=b["high"], low=b["low"], orders=orders,
+                          execution=execution, fee=0.001, initial_cash=1e6)
+
+    base = run(bars)
+    rng = np.random.default_rng(7)
+    scale = np.exp(rng.normal(0.0, 0.05, n - t - 1)).cumprod()
+    moved = {k: v.copy() for k, v in bars.items()}
+    for k in moved:
+        moved[k][t + 1:] *= scale
+    other = run(moved)
+    np.testing.assert_array_equal(base.equity[: t + 1], other.equity[: t + 1])
+    np.testing.assert_array_equal(base.shares[: t + 1], other.shares[: t + 1])
+    closed = base.trades[(base.trades[:, 3] <= t) & (base.trades[:, 9] != 4)]
+    np.testing.assert_array_equal(closed, other.trades[: len(closed)])
+    assert not np.array_equal(base.equity[t + 1:], other.equity[t + 1:])
