@@ -23,12 +23,17 @@ def train_command(
     config: Path = typer.Argument(...,
                                   help="TOML of ExperimentConfig keys, with a [hedger] table of HedgerConfig keys."),
     out: Path = typer.Option(Path("runs") / "hedging", "--out", "-o", help="Folder for metrics.json and report.html."),
+    threads: int = typer.Option(1, "--threads", min=1, help="Torch threads for training (torch.set_num_threads)."),
 ) -> None:
     """Train Adam and K-FAC hedgers from the same initialisation and paths, evaluate every strategy on one test
-    bank, write metrics.json and report.html, and print the comparison."""
+    bank, write metrics.json and report.html, and print the comparison (``--threads``: torch's intra-op threads of
+    every training run)."""
     from qfin.hedging import load_experiment_config, run_hedging_experiment
 
     experiment = load_experiment_config(config)
+    import torch
+
+    torch.set_num_threads(threads)
     summary = run_hedging_experiment(experiment, out)
     console().print(_table(summary, f"{config.name}: test bank, {experiment.n_test:,} paths"))
     console().print(f"wrote {out}/metrics.json, {out}/report.html")

@@ -135,6 +135,14 @@ class BarrierConfig(_PayoffBase):
     option: Literal["call", "put"] = "call"
     rebate: StrictFloat = Field(0.0, ge=0.0)
 
+    @model_validator(mode="after")
+    def _barrier_on_the_right_side(self) -> BarrierConfig:
+        if (self.barrier <= 100.0) if self.direction == "up" else (self.barrier >= 100.0):
+            side = "above" if self.direction == "up" else "below"
+            raise ValueError(f"{'an up' if self.direction == 'up' else 'a down'} barrier must lie {side} today's "
+                             f"spot 100; got barrier {self.barrier:g}")
+        return self
+
     def build(self, s0: float = 100.0) -> Any:
         from ..data.simulate import BarrierOption
         payoff = BarrierOption(self.strike, self.barrier, self.direction, self.knock, self.option, self.rebate)
