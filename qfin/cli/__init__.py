@@ -23,6 +23,7 @@ from qfin.cli._ope import ope_app
 from qfin.cli._scorecard import scorecard_app
 from qfin.cli._sweep import sweep_command
 from qfin.cli._train import train_app
+from qfin.cli._tune import tune_command
 from qfin.errors import QfinError
 
 app = command_group(
@@ -40,6 +41,7 @@ app.add_typer(scorecard_app, name="scorecard")
 app.add_typer(train_app, name="train")
 app.command("backtest")(backtest_command)
 app.command("sweep")(sweep_command)
+app.command("tune")(tune_command)
 
 
 def _print_version(value: bool) -> None:

@@ -1,8 +1,12 @@
-"""`map(fn, items)` over local worker processes or a Ray cluster, results in input order, with a progress bar.
+"""`map(fn, items)` and `run_jobs(job, tasks)` over local worker processes or a Ray cluster, results in input
+order, with a progress bar.
 
-Tasks must be picklable top-level functions (module-level, not lambdas) and their items picklable values.
-The Ray backend is the optional extra `qfin[ray]`: `ray.init(address=...)` joins a running cluster, or starts a
-local one when no address is given; an already initialised Ray is reused as it is.
+Tasks must be picklable top-level functions (module-level, not lambdas) and their items picklable values. A job is
+a function of ``(config, seed)``: all of its randomness comes from the seed, so a task gives the same numbers in
+this process, in a worker process or on any Ray node. The Ray backend is the optional extra `qfin[ray]`
+(:func:`qfin.parallel.connect`: joins the cluster at ``address``, or starts a local Ray; an already initialised Ray
+is reused as it is). A Ray task whose worker process or node dies is run again, up to :data:`RAY_TASK_RETRIES`
+times (Ray's ``max_retries``); an exception raised by the task itself is not retried and reaches the caller.
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
 
 from qfin.errors import QfinError
+from qfin.parallel._ray import connect
 from qfin.progress import progress_bar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 BACKENDS = ("local", "ray")
+RAY_TASK_RETRIES = 3
 
-__all__ = ["BACKENDS", "map"]
+__all__ = ["BACKENDS", "RAY_TASK_RETRIES", "map", "run_jobs"]
 
 
 def map(fn: Callable[[T], R], items: Iterable[T], *, backend: str = "local", n_workers: int | None = None,
@@ -33,19 +39,22 @@ def map(fn: Callable[[T], R], items: Iterable[T], *, backend: str = "local", n_w
     fn : a picklable function of one argument.
     items : the arguments; materialised into a list first.
     backend : "local" (a process pool; ``n_workers=1`` runs in this process) or "ray".
-    n_workers : local processes (default: the machine's cores); ignored by Ray, which schedules by its resources.
+    n_workers : local processes (default: the machine's cores); with Ray, the CPUs of a local Ray it starts (a
+        cluster schedules by its own resources).
     address : Ray cluster address ("auto", "ray://host:10001"); None starts or reuses a local Ray.
     progress : show a rich progress bar on stderr.
     description : the progress bar's label.
     """
     if backend not in BACKENDS:
         raise QfinError(f"unknown parallel backend {backend!r}; accepted: {', '.join(BACKENDS)}")
+    if address is not None and backend != "ray":
+        raise QfinError(f"--address {address} needs --backend ray (the local backend runs on this machine)")
     tasks = list(items)
     if not tasks:
         return []
     with progress_bar(len(tasks), description, progress) as advance:
         if backend == "ray":
-            return _map_ray(fn, tasks, address, advance)
+            return _map_ray(fn, tasks, address, n_workers, advance)
         workers = min(n_workers or os.cpu_count() or 1, len(tasks))
         if workers <= 1:
             results = []
@@ -67,15 +76,30 @@ def _map_processes(fn: Callable[[T], R], tasks: Sequence[T], workers: int, advan
     return results
 
 
-def _map_ray(fn: Callable[[T], R], tasks: Sequence[T], address: str | None, advance: Callable[[], None]) -> list[R]:
-    try:
-        import ray
-    except ImportError as err:  # pragma: no cover - depends on the install
-        raise QfinError("the ray backend needs Ray: pip install 'qfin[ray]'") from err
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
-    remote_fn = ray.remote(fn)
-    refs = [remote_fn.remote(item) for item in tasks]
+def run_jobs(job: Callable[[Any, int], R], tasks: Iterable[tuple[Any, int]], **options: Any) -> list[R]:
+    """Run ``job(config, seed)`` for every ``(config, seed)`` of ``tasks``; results in the tasks' order.
+
+    ``options`` are :func:`map`'s (backend, n_workers, address, progress, description)."""
+    return map(_JobCall(job), tasks, **options)
+
+
+class _JobCall:
+    """``job`` taking one ``(config, seed)`` item: a picklable stand-in for ``lambda t: job(*t)``."""
+
+    def __init__(self, job: Callable[[Any, int], Any]) -> None:
+        self.job = job
+
+    def __call__(self, task: tuple[Any, int]) -> Any:
+        config, seed = task
+        return self.job(config, seed)
+
+
+def _map_ray(fn: Callable[[T], R], tasks: Sequence[T], address: str | None, n_workers: int | None,
+             advance: Callable[[], None]) -> list[R]:
+    ray = connect(address, num_cpus=n_workers)
+    remote_apply = ray.remote(max_retries=RAY_TASK_RETRIES, retry_exceptions=False)(_apply)
+    fn_ref = ray.put(fn)  # shipped once, not once per task
+    refs = [remote_apply.remote(fn_ref, item) for item in tasks]
     index = {ref: i for i, ref in enumerate(refs)}
     results: list[Any] = [None] * len(tasks)
     pending = list(refs)
@@ -87,3 +111,6 @@ def _map_ray(fn: Callable[[T], R], tasks: Sequence[T], address: str | None, adva
     return results
 
 
+def _apply(fn: Callable[[T], R], item: T) -> R:
+    """The Ray task: ``fn(item)`` (a function, so that any picklable callable can be the task)."""
+    return fn(item)
