@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from qfin.backtests._engine import Fees, run_signals, run_weights
+from qfin.backtests._fitting import decide_all
 from qfin.backtests._metrics import path_returns, strategy_metrics
 from qfin.backtests._order_keys import ORDER_KEYS, OrderKeys
 from qfin.backtests._relative import add_period_metrics, benchmark_returns, check_benchmark
@@ -235,9 +236,10 @@ def run_backtest(spec: BacktestSpec | dict[str, Any] | str | Path, out_dir: str 
     runs: dict[str, StrategyRun] = {}
     bars_of = {strategy.name: plan.bars_of(strategy) for strategy in strategies}
     with progress_bar(sum(len(bars) for bars in bars_of.values()), "fitting strategies", progress) as tick:
+        decided = decide_all(strategies, panel, bars_of, tick)  # skfolio fits in worker processes
         for strategy in strategies:
             bars = bars_of[strategy.name]
-            targets = strategy.decide(panel, bars, progress=tick)
+            targets = decided[strategy.name]
             if is_signal_strategy(strategy) and not strategy.orders().plain:
                 run = ordered_weights_run(strategy, targets, bars, panel, first, last, spec)
                 runs[strategy.name] = StrategyRun(strategy.name, "signal", run.equity[:, 0], None, int(run.fills[0]),
