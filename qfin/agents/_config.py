@@ -69,10 +69,13 @@ def load_train_config(path: str | Path) -> tuple[TrainConfig, Path]:
 
 
 def train_from_config(config: str | Path | TrainConfig, kind: Literal["portfolio", "hedging"] | None = None,
-                      base: Path | None = None, progress: bool = True) -> list:
+                      base: Path | None = None, progress: bool = True, *, backend: str = "local",
+                      n_workers: int | None = 1, address: str | None = None) -> list:
     """Train one agent per seed as the config says; ``kind`` checks the env is a portfolio or hedging one.
 
-    Returns the :class:`TrainResult` of each seed, in order.
+    Returns the :class:`TrainResult` of each seed, in order. The seeds run through :func:`qfin.parallel.run_jobs`
+    on ``backend`` (``n_workers=1``, the default: one after another in this process); elsewhere each seed trains
+    with the same arguments and its agent is loaded back from ``out_dir/seed_<k>/last``, the same weights.
     """
     from ._train import train_agent
 
@@ -104,11 +107,34 @@ def train_from_config(config: str | Path | TrainConfig, kind: Literal["portfolio
         folder = Path(config.tensorboard)
         return (folder if folder.is_absolute() else base / folder) / f"seed_{seed}"
 
-    return [train_agent(preset, config.algo, config.total_timesteps, seed=seed, out_dir=out / f"seed_{seed}",
-                        extractor=extractor, extractor_kwargs=config.extractor_kwargs,
-                        policy_kwargs=config.policy_kwargs, algo_kwargs=config.algo_kwargs, n_envs=config.n_envs,
-                        eval_env=eval_env, eval_freq=config.eval_freq, eval_episodes=config.eval_episodes,
-                        checkpoint_freq=config.checkpoint_freq, resume=config.resume,
-                        tensorboard=tensorboard(seed), save_replay_buffer=config.save_replay_buffer,
-                        progress=progress)
-            for seed in config.seeds]
+    def arguments(seed: int) -> dict[str, Any]:
+        return dict(algo=config.algo, total_timesteps=config.total_timesteps, out_dir=out / f"seed_{seed}",
+                    extractor=extractor, extractor_kwargs=config.extractor_kwargs,
+                    policy_kwargs=config.policy_kwargs, algo_kwargs=config.algo_kwargs, n_envs=config.n_envs,
+                    eval_env=eval_env, eval_freq=config.eval_freq, eval_episodes=config.eval_episodes,
+                    checkpoint_freq=config.checkpoint_freq, resume=config.resume,
+                    tensorboard=tensorboard(seed), save_replay_buffer=config.save_replay_buffer)
+
+    if backend == "local" and n_workers == 1:
+        return [train_agent(preset, seed=seed, progress=progress, **arguments(seed)) for seed in config.seeds]
+    from qfin import parallel
+
+    from ._checkpoint import load_agent
+    from ._train import TrainResult
+
+    done = parallel.run_jobs(train_seed, [((preset, arguments(seed)), seed) for seed in config.seeds],
+                             backend=backend, n_workers=n_workers, address=address, progress=progress,
+                             description=f"training {len(config.seeds)} seeds")
+    return [TrainResult(load_agent(Path(folder) / "last", preset), Path(folder), rewards, best)
+            for folder, rewards, best in done]
+
+
+def train_seed(job: tuple[EnvPreset, dict[str, Any]], seed: int) -> tuple[str, Any, float | None]:
+    """A qfin.parallel job of (config, seed): train one seed as :func:`train_agent` with ``job`` = (preset,
+    arguments); returns the run folder, the training rewards and the best validation reward (the agent itself
+    stays on disk, in ``out_dir/last``, rather than travelling back)."""
+    from ._train import train_agent
+
+    preset, arguments = job
+    result = train_agent(preset, seed=seed, progress=False, **arguments)
+    return str(result.out_dir), result.rewards, result.best_eval_reward

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from qfin.cli._app import command_group
+from qfin.cli._parallel import ADDRESS, BACKEND, WORKERS, parallel_options
 from qfin.cli._tables import console
 from qfin.errors import SpecError
 
@@ -23,6 +24,7 @@ def train_command(
     config: Path = typer.Argument(...,
                                   help="TOML of ExperimentConfig keys, with a [hedger] table of HedgerConfig keys."),
     out: Path = typer.Option(Path("runs") / "hedging", "--out", "-o", help="Folder for metrics.json and report.html."),
+    backend: str = BACKEND, workers: int = WORKERS, address: str = ADDRESS,
     threads: int = typer.Option(1, "--threads", min=1, help="Torch threads for training (torch.set_num_threads)."),
 ) -> None:
     """Train Adam and K-FAC hedgers from the same initialisation and paths, evaluate every strategy on one test
@@ -34,7 +36,7 @@ def train_command(
     import torch
 
     torch.set_num_threads(threads)
-    summary = run_hedging_experiment(experiment, out)
+    summary = run_hedging_experiment(experiment, out, **parallel_options(backend, workers, address))
     console().print(_table(summary, f"{config.name}: test bank, {experiment.n_test:,} paths"))
     console().print(f"wrote {out}/metrics.json, {out}/report.html")
 

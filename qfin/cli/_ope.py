@@ -9,6 +9,7 @@ from rich import box
 from rich.table import Table
 
 from qfin.cli._app import command_group
+from qfin.cli._parallel import ADDRESS, BACKEND, WORKERS, parallel_options
 from qfin.cli._tables import console
 
 ope_app = command_group("Off-policy evaluation: estimators scored as policy selectors.")
@@ -23,13 +24,14 @@ def run_command(
     spec: Path = typer.Argument(..., help="Experiment spec (TOML), e.g. models/ope/hedging.toml."),
     out: Path = typer.Option(Path("runs") / "ope", "--out", "-o", help="Output folder (report.html, tables, logs)."),
     k: int = typer.Option(3, "--k", help="The k of the printed top-k metrics (the report has every k)."),
+    backend: str = BACKEND, workers: int = WORKERS, address: str = ADDRESS,
 ) -> None:
     """Roll out the ground truth, log datasets under the behavior policy, estimate every candidate with every
     estimator, and score the estimators across datasets; prints the true values and a table at k."""
     from qfin.ope import run_ope_experiment, summary_at_k
 
     printer = console()
-    result = run_ope_experiment(spec, out)
+    result = run_ope_experiment(spec, out, **parallel_options(backend, workers, address))
     truth = Table("policy", "true value", "s.e.", "gap to next", "paired s.e.", title="Ground truth (on-policy)",
                   box=box.SIMPLE_HEAD)
     for row in result.truth.sort("value", descending=True).iter_rows(named=True):

@@ -81,13 +81,53 @@ def _reach(losses: list[float], seconds: list[float], target: float,
     return None, None
 
 
-def run_hedging_experiment(cfg: ExperimentConfig, out_dir: str | Path, params: HestonParams | None = None
-                           ) -> dict[str, Any]:
+def _premium(params: HestonParams, cfg: ExperimentConfig) -> float:
+    return heston_price(100.0, cfg.strike, cfg.maturity_days / 365.0, 0.0, params.v0, params.kappa, params.theta,
+                        params.sigma, params.rho, warn=False)
+
+
+def _evaluate(test: HedgingMarket, premium: float, cfg: ExperimentConfig, hedge: np.ndarray):
+    h = cfg.hedger
+    r = hedging_pnl(test.spot, hedge, test.payoff, premium, h.cost, h.liquidate)
+    return pnl_metrics(r.pnl, r.costs, r.turnover, h.risk_aversion), r.pnl
+
+
+def _fit_hedger(train: HedgingMarket, test: HedgingMarket, premium: float, cfg: ExperimentConfig, opt: str,
+                lr: float, seed: int) -> dict[str, Any]:
+    """One run of the comparison: the seed's initialisation trained with ``opt``, evaluated on the test bank."""
+    hcfg = cfg.hedger
+    torch.manual_seed(seed)
+    init = LSTMHedger(hcfg.hidden).state_dict()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a stop is raised by the caller, as one line
+        res = train_hedger(train, hcfg.replace(optimizer=opt, lr=lr, seed=seed), premium=premium, init=init)
+    if res.stopped:
+        return {"stopped": res.stopped}
+    hedge = hedge_with(res.model, test)
+    metrics, pnl = _evaluate(test, premium, cfg, hedge)
+    metrics["indifference_price"] = indifference_price(res.model, test, hcfg)
+    return {"stopped": None, "metrics": metrics, "losses": res.losses, "seconds": res.seconds, "hedge": hedge,
+            "pnl": pnl}
+
+
+def hedger_run(config: tuple[ExperimentConfig, HestonParams, str, float], seed: int) -> dict[str, Any]:
+    """A qfin.parallel job of (config, seed): ``config`` = (experiment, Heston parameters, optimiser, lr). The
+    worker simulates the same training and test paths itself (their seeds are fixed), so nothing large travels."""
+    cfg, params, opt, lr = config
+    return _fit_hedger(_market(params, cfg, cfg.n_train, 10_000), _market(params, cfg, cfg.n_test, 20_000),
+                       _premium(params, cfg), cfg, opt, lr, seed)
+
+
+def run_hedging_experiment(cfg: ExperimentConfig, out_dir: str | Path, params: HestonParams | None = None, *,
+                           backend: str = "local", n_workers: int | None = 1, address: str | None = None,
+                           progress: bool = False) -> dict[str, Any]:
     """Train Adam and K-FAC hedgers per seed, evaluate every strategy on one test bank, write JSON + HTML.
 
     ``out_dir`` receives ``metrics.json`` and ``report.html`` together once everything is computed (staged and
     renamed: an interrupted run leaves no partial folder; only an empty folder or an earlier hedge output is
-    replaced, :func:`qfin.data.staged_output`). ``out_dir`` is checked before the training starts."""
+    replaced, :func:`qfin.data.staged_output`). ``out_dir`` is checked before the training starts. The seeds x
+    optimisers runs go through :func:`qfin.parallel.run_jobs` on ``backend`` (``n_workers=1``, the default: one
+    after another in this process); every backend gives the same numbers."""
     check_output_dir(out_dir, "hedge")
     params = params or historical_heston()
     if cfg.payoff is not None or cfg.instruments:  # any claim, several instruments: qfin.hedging._claims
@@ -97,14 +137,12 @@ def run_hedging_experiment(cfg: ExperimentConfig, out_dir: str | Path, params: H
     train = _market(params, cfg, cfg.n_train, 10_000)
     test = _market(params, cfg, cfg.n_test, 20_000)
     t = test.maturity
-    premium = heston_price(100.0, cfg.strike, t, 0.0, params.v0, params.kappa, params.theta, params.sigma,
-                           params.rho, warn=False)
+    premium = _premium(params, cfg)
     atm_vol = implied_vol(premium, 100.0, cfg.strike, t, 0.0)
     lam, cost = hcfg.risk_aversion, hcfg.cost
 
     def evaluate(hedge: np.ndarray) -> dict[str, float]:
-        r = hedging_pnl(test.spot, hedge, test.payoff, premium, cost, hcfg.liquidate)
-        return pnl_metrics(r.pnl, r.costs, r.turnover, lam), r.pnl
+        return _evaluate(test, premium, cfg, hedge)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -125,23 +163,24 @@ def run_hedging_experiment(cfg: ExperimentConfig, out_dir: str | Path, params: H
     pnls["delta + variance swap"] = base.pnl + leg.pnl
 
     runs: dict[str, list[dict[str, Any]]] = {"adam": [], "kfac": []}
-    for seed in cfg.seeds:
-        torch.manual_seed(seed)
-        init = LSTMHedger(hcfg.hidden).state_dict()
-        for opt, lr in (("adam", cfg.adam_lr), ("kfac", cfg.kfac_lr)):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)  # a stop is raised below, as one line
-                res = train_hedger(train, hcfg.replace(optimizer=opt, lr=lr, seed=seed), premium=premium, init=init)
-            if res.stopped:
-                raise TrainingDivergedError(f"hedger ({opt}, lr {lr:g}, seed {seed}) diverged: {res.stopped}; lower "
-                                            f"{opt}_lr (nothing was written)")
-            hedge = hedge_with(res.model, test)
-            metrics, pnl = evaluate(hedge)
-            metrics["indifference_price"] = indifference_price(res.model, test, hcfg)
-            runs[opt].append({"seed": seed, "metrics": metrics, "losses": res.losses, "seconds": res.seconds})
-            if seed == cfg.seeds[0]:
-                pnls[f"LSTM ({opt})"] = pnl
-                hedges[f"LSTM ({opt})"] = hedge
+    tasks = [((cfg, params, opt, lr), seed) for seed in cfg.seeds
+             for opt, lr in (("adam", cfg.adam_lr), ("kfac", cfg.kfac_lr))]
+    if backend == "local" and n_workers == 1:  # in this process, on the paths already simulated
+        outcomes = (_fit_hedger(train, test, premium, cfg, opt, lr, seed) for (_, _, opt, lr), seed in tasks)
+    else:
+        from .. import parallel
+
+        outcomes = parallel.run_jobs(hedger_run, tasks, backend=backend, n_workers=n_workers, address=address,
+                                     progress=progress, description="hedgers (seeds x optimisers)")
+    for ((_, _, opt, lr), seed), res in zip(tasks, outcomes, strict=True):
+        if res["stopped"]:
+            raise TrainingDivergedError(f"hedger ({opt}, lr {lr:g}, seed {seed}) diverged: {res['stopped']}; lower "
+                                        f"{opt}_lr (nothing was written)")
+        runs[opt].append({"seed": seed, "metrics": res["metrics"], "losses": res["losses"],
+                          "seconds": res["seconds"]})
+        if seed == cfg.seeds[0]:
+            pnls[f"LSTM ({opt})"] = res["pnl"]
+            hedges[f"LSTM ({opt})"] = res["hedge"]
     speed = []
     for a, k in zip(runs["adam"], runs["kfac"], strict=True):
         target = float(np.mean(a["losses"][-10:]))
