@@ -1,8 +1,9 @@
 """Option pricing (Black–Scholes, Heston), Heston calibration, hedging baselines and the deep hedger.
 
 - Pricing: :func:`bs_price`, :func:`bs_delta`, :func:`bs_gamma`, :func:`bs_vega`, :func:`implied_vol`,
-  :func:`heston_price`, :func:`heston_delta` (P1/P2 Fourier integrals).
-- Calibration: :func:`calibrate_heston` (option quotes), :func:`heston_from_history` (index + VIX).
+  :func:`heston_price`, :func:`heston_delta` (Fourier integral at the optimal damping).
+- Calibration: :func:`calibrate_heston` (option quotes); :func:`estimate_heston` / :func:`heston_from_history`
+  (index + VIX: spot variance backed out of VIX^2, joint MLE with standard errors).
 - Hedging: baselines on a :class:`HedgingMarket`, the deep hedger (:func:`train_hedger`; an LSTM or, with
   ``HedgerConfig(model="mlp")``, pfhedge's MLP shape) and the
   Adam vs K-FAC comparison (:func:`run_hedging_experiment`, what a ``qfin hedge`` command would call).
@@ -32,6 +33,7 @@ from ._baselines import (
 from ._black_scholes import bs_delta, bs_gamma, bs_price, bs_vega, implied_vol
 from ._calibration import HestonCalibration, calibrate_heston, heston_from_history
 from ._heston import FellerWarning, heston_delta, heston_price, heston_probabilities
+from ._heston_estimate import HestonEstimate, estimate_heston, implied_spot_variance, vix_from_variance
 from ._instruments import BlackScholesModel, ListedOption, Underlying, VarianceSwap, portfolio_pnl
 from ._mc_price import MCPrice, mc_price
 
@@ -45,6 +47,7 @@ __all__ = [
                          "HedgerConfig",
                          "HedgingMarket",
                          "HestonCalibration",
+                         "HestonEstimate",
                          "LSTMHedger",
                          "MLPHedger",
                          "TrainResult",
@@ -56,6 +59,7 @@ __all__ = [
                          "build_hedger",
                          "calibrate_heston",
                          "delta_vega_swap_hedge",
+                         "estimate_heston",
                          "hedge_with",
                          "hedger_loss",
                          "heston_delta",
@@ -64,6 +68,7 @@ __all__ = [
                          "heston_price",
                          "heston_probabilities",
                          "historical_heston",
+                         "implied_spot_variance",
                          "implied_vol",
                          "indifference_price",
                          "load_experiment_config",
@@ -73,6 +78,7 @@ __all__ = [
                          "run_hedging_experiment",
                          "train_hedger",
                          "variance_swap_prices",
+                         "vix_from_variance",
                          "whalley_wilmott_hedge",
 ]
 

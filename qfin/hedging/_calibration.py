@@ -12,7 +12,8 @@ from scipy.optimize import least_squares
 from ..data.simulate import HestonParams
 from ._black_scholes import bs_price, bs_vega, implied_vol
 from ._common import as_array, check_kind, invalid
-from ._heston import FellerWarning, check_heston_params, heston_price
+from ._heston import FellerWarning, heston_price
+from ._heston_estimate import estimate_heston
 
 __all__ = ["HestonCalibration", "calibrate_heston", "heston_from_history"]
 
@@ -96,34 +97,19 @@ def calibrate_heston(spot: float, strikes: Any, maturities: Any, quotes: Any, ra
                              float(np.max(np.abs(errors))), bool(fit.success), str(fit.message), int(fit.nfev))
 
 
-def heston_from_history(prices: Any, vix: Any, periods_per_year: float = 252.0) -> HestonParams:
+def heston_from_history(prices: Any, vix: Any, periods_per_year: float = 252.0, *, horizon_days: float = 30.0,
+                        variance_premium: bool = False) -> HestonParams:
     """Historical Heston estimate from aligned daily index closes and VIX levels (percent).
 
-    With v_t = (VIX_t / 100)^2 as the instantaneous variance proxy and dt = 1 / periods_per_year:
-    v0 = the last v_t; kappa and theta from the AR(1) fit v_{t+1} = a + b v_t (the exact discretisation of the
-    CIR mean: b = e^{-kappa dt}, a = theta (1 - b)); sigma from the variance of the innovations scaled by
-    sqrt(v_t dt); rho = corr(log-returns, variance changes). VIX is a 30-day risk-neutral expectation, so this is
-    a proxy of the variance path, not a calibration to option prices.
+    The spot variance is backed out of VIX^2 with the Heston relation VIX^2 = theta + (v - theta)(1 -
+    e^{-kappa tau}) / (kappa tau), tau = horizon_days / 365, and (kappa, theta, sigma, rho) are estimated jointly
+    by maximum likelihood (:func:`estimate_heston`, which also gives standard errors); v0 is the last backed-out
+    variance. (Before, VIX^2 itself stood in for v, which shrinks every variance move by that factor.)
 
     Parameters
     ----------
     prices : [T] index closes on the same dates as ``vix`` (> 0, finite).
     vix : [T] VIX levels in percent (> 0, finite).
+    periods_per_year, horizon_days, variance_premium : as in :func:`estimate_heston`.
     """
-    p = as_array(prices, "prices", positive=True).ravel()
-    level = as_array(vix, "vix", positive=True).ravel()
-    if p.shape != level.shape or p.size < 30:
-        raise invalid("vix", f"expected prices and vix of one length >= 30 (aligned dates), got {p.size} and "
-                             f"{level.size}")
-    dt = 1.0 / periods_per_year
-    v = (level / 100.0) ** 2
-    b, a = np.polyfit(v[:-1], v[1:], 1)
-    if not 0.0 < b < 1.0:
-        raise invalid("vix", f"the variance series is not mean reverting (AR(1) coefficient {b:.4f} outside (0, 1))")
-    kappa = -np.log(b) / dt
-    theta = a / (1.0 - b)
-    resid = v[1:] - (a + b * v[:-1])
-    sigma = float(np.std(resid / np.sqrt(v[:-1] * dt), ddof=2))
-    rho = float(np.corrcoef(np.diff(np.log(p)), np.diff(v))[0, 1])
-    check_heston_params(v[-1], kappa, theta, sigma, rho, warn=True)
-    return HestonParams(float(v[-1]), float(kappa), float(theta), sigma, rho)
+    return estimate_heston(prices, vix, periods_per_year, horizon_days, variance_premium=variance_premium).params

@@ -12,6 +12,7 @@ from qfin.hedging import (
     calibrate_heston,
     heston_from_history,
     heston_price,
+    vix_from_variance,
 )
 
 # 2 kappa theta / sigma^2 = 0.864: Feller fails
@@ -51,7 +52,8 @@ def test_calibration_accepts_implied_vols_and_rejects_nan_quotes():
 def test_historical_estimate_from_shipped_sp500_and_vix():
     from qfin.data import load_dataset
     joined = load_dataset("sp500_index").select("timestamp", "close").join(load_dataset("vix"), on="timestamp")
-    # 2014-2018 daily data: fast mean reversion (kappa ~ 25), theta ~ 0.024, sigma ~ 0.56, rho ~ -0.76
+    # 2014-2018 daily data, spot variance backed out of VIX^2: kappa 3.5, theta 0.061, sigma 0.64, rho -0.77
+    # (VIX^2 taken as the spot variance gave kappa 25, theta 0.024, sigma 0.56)
     params = heston_from_history(joined["close"].to_numpy(), joined["VIX"].to_numpy())
     assert 0.10 < np.sqrt(params.theta) < 0.25  # long-run vol between 10 % and 25 %
     assert params.kappa > 1.0 and 0.1 < params.sigma < 2.0
@@ -62,7 +64,8 @@ def test_historical_estimate_recovers_a_simulated_cir_variance():
     from qfin.data.simulate import heston
     s, v = heston(100.0, v0=0.04, kappa=4.0, theta=0.04, sigma=0.3, rho=-0.7, maturity=40.0, n_steps=10080,
                   n_paths=1, seed=3, return_variance=True)
-    params = heston_from_history(s[0], 100.0 * np.sqrt(v[0]), periods_per_year=252.0)
+    vix = vix_from_variance(v[0], 4.0, 0.04)  # VIX^2: the expected average variance over 30 days
+    params = heston_from_history(s[0], vix, periods_per_year=252.0)
     assert params.theta == pytest.approx(0.04, rel=0.15)
     assert params.kappa == pytest.approx(4.0, rel=0.35)
     assert params.sigma == pytest.approx(0.3, rel=0.05)
