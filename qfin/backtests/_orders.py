@@ -219,7 +219,7 @@ def _simulate(open_, high, low, close, state, weight, settings, limit_window, fe
                 if np.isnan(price):
                     continue
                 pending_side[j] = 0.0
-                cash_box = np.array([cash])
+                cash_box = np.array([cash, 0.0])
                 _enter(j, side, weight[pending_until[j] - limit_window, c0 + j], price, t, pos, entry_price, entry_bar,
                        entry_fee, peak, open_, close, width, fee, integer, out, costs, turnover, fills, cash_box, 1)
                 cash = cash_box[0]
@@ -235,10 +235,12 @@ def _simulate(open_, high, low, close, state, weight, settings, limit_window, fe
                     if new == old:
                         continue
                     price = open_[t, a] if shift == 1 else close[t, a]
+                    value_before = 0.0  # a reversal's turnover is of the value before its first leg (run_signals)
                     if (old > 0 and pos[j] > 0) or (old < 0 and pos[j] < 0):  # exit, or the first leg of a reversal
                         value = cash
                         for i in range(width):
                             value += pos[i] * (price if i == j else _mark(open_, close, t, i, shift))
+                        value_before = value
                         proceeds = pos[j] * price
                         paid = abs(proceeds) * fee
                         cash += proceeds - paid
@@ -256,7 +258,7 @@ def _simulate(open_, high, low, close, state, weight, settings, limit_window, fe
                     if old != 0.0 and pending_side[j] == old:
                         pending_side[j] = 0.0
                     if new != 0.0 and np.isnan(limit) and pos[j] == 0.0:
-                        cash_box = np.array([cash])
+                        cash_box = np.array([cash, value_before])
                         _enter(j, new, weight[d, c0 + j], price, t, pos, entry_price, entry_bar, entry_fee, peak, open_,
                                close, width, fee, integer, out, costs, turnover, fills, cash_box, shift)
                         cash = cash_box[0]
@@ -309,7 +311,8 @@ def _mark(open_, close, t, i, shift):
 @numba.njit(cache=True, nogil=True)
 def _enter(j, side, weight, price, t, pos, entry_price, entry_bar, entry_fee, peak, open_, close, width, fee, integer,
            out, costs, turnover, fills, cash_box, shift):
-    """Open ``side`` on asset j at ``price``: weight x value at fill prices, cut to the free cash, fee included."""
+    """Open ``side`` on asset j at ``price``: weight x value at fill prices, cut to the free cash, fee included.
+    ``cash_box`` is [cash (updated), the value before a reversal's first leg or 0] (numba has no out scalars)."""
     cash = cash_box[0]
     value, gross = cash, 0.0
     for i in range(width):
@@ -329,7 +332,7 @@ def _enter(j, side, weight, price, t, pos, entry_price, entry_bar, entry_fee, pe
     paid = notional * fee
     cash_box[0] = cash - side * notional - paid
     costs[out] += paid
-    turnover[out] += notional / value
+    turnover[out] += notional / (cash_box[1] if cash_box[1] > 0.0 else value)
     fills[out] += 1
     pos[j] = side * size
     entry_price[j] = price

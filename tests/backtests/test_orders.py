@@ -83,6 +83,7 @@ def test_without_orders_the_simulator_fills_as_the_pinned_engine(goog, execution
     np.testing.assert_allclose(run.equity, pinned.equity, rtol=1e-12)
     np.testing.assert_array_equal(run.fills, pinned.trades)
     np.testing.assert_allclose(run.costs, pinned.costs, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(run.turnover, pinned.turnover, rtol=1e-12)
     # every round trip's pnl adds up to the final value (the open one at the end is valued without an exit fee)
     for k in range(3):
         pnl = run.trades[run.trades[:, 0] == k, 7].sum()
