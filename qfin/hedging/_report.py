@@ -37,6 +37,14 @@ def write_report(out: Path, summary: dict, pnls: dict[str, np.ndarray], hedges: 
         (f"Hedge ratio against log-moneyness at step {test.n_steps // 2}", _hedge_ratios(hedges, test)),
         ("Training loss of every seed against iteration and wall-clock seconds", _training_curves(runs)),
     ]
+    if "Heston delta" in hedges:
+        figures.insert(2, ("Hedge ratios against the Heston delta, at three dates",
+                           _positions_vs_delta({("delta" if k == "Heston delta" else k): v for k, v in hedges.items()
+                                                if k != "BS delta"}, test)))
+    paired = summary["paired_entropic"]
+    paired_rows = [[seed, a, k, k - a] for seed, a, k in zip(summary["config"]["seeds"], paired["entropic_adam"],
+                                                              paired["entropic_kfac"], strict=True)]
+    config_rows = [[key, str(value)] for key, value in summary["config"].items()]
     strategies = summary["strategies"]
     columns = list(next(iter(strategies.values())))
     speed = summary["speed"]
@@ -54,8 +62,11 @@ def write_report(out: Path, summary: dict, pnls: dict[str, np.ndarray], hedges: 
                          css_class="note"),
         report.heading("Speed: K-FAC iterations to reach Adam's final loss"),
         report.table(([row[key] for key in row] for row in speed), list(speed[0]) if speed else None),
-        report.heading("Entropic risk per seed (paired t-test)"), report.json_block(summary["paired_entropic"]),
-        report.heading("Configuration"), report.json_block(summary["config"]),
+        report.heading("Entropic risk per seed (paired t-test)"),
+        report.table(paired_rows, ["seed", "LSTM (adam)", "LSTM (kfac)", "kfac - adam"], float_format=".4f"),
+        report.paragraph("paired t-test p-value: " + ("n/a (one seed)" if paired["p_value"] is None
+                                                       else f"{paired['p_value']:.3g}"), css_class="note"),
+        report.heading("Configuration"), report.table(config_rows, ["key", "value"]),
         report.heading("Figures"), *(report.image(png, caption, caption) for caption, png in figures))
     return report.write_page(out / "report.html", page)
 
