@@ -64,3 +64,48 @@ def build_command(
     for column, group in result["protected"].items():
         printer.print(f"IV_fair of the score, {group}: {result['iv_fair_score'][column]:.4f}")
     printer.print(f"report: {out / 'report.html'}")
+
+
+@scorecard_app.command("monitor")
+def monitor_command(
+    reference: str = typer.Argument(..., help="The reference sample (dataset name or CSV/Parquet), e.g. the "
+                                              "development data."),
+    new: str = typer.Argument(..., help="The new sample to compare (dataset name or CSV/Parquet)."),
+    card: Path = typer.Option(..., "--card", "-c", help="A `qfin scorecard build` folder (its scorecard.json) or "
+                                                        "the JSON spec itself."),
+    out: Path = typer.Option(None, "--out", "-o", help="Folder for report.html, monitoring.json and the CSV tables "
+                                                       "(replaced only if empty or an earlier monitoring output)."),
+    target: str = typer.Option(None, "--target", "-t", help="The 0/1 outcome column, when both samples hold it: "
+                                                            "the score's KS and Gini drift."),
+    thresholds: str = typer.Option("industry", "--thresholds", help="PSI limits: industry (0.10/0.25) or paper "
+                                                                    "(0.02/0.10)."),
+) -> None:
+    """PSI per feature and for the score (with standard errors and p-values), characteristic analysis, the score's
+    KS/Gini drift and alerts between a reference and a new sample, under a built scorecard."""
+    from qfin.data import read_table
+    from qfin.errors import DataValidationError
+
+    if thresholds not in ("industry", "paper"):
+        raise DataValidationError(f"--thresholds must be 'industry' or 'paper'; got {thresholds!r}", rule="value")
+    ref, cur = read_table(reference), read_table(new)
+    from qfin.scorecards import monitor, write_monitoring
+
+    result = monitor(card, ref, cur, target=target, thresholds=thresholds)
+    printer = console()
+    table = Table(title=f"stability, {result.score['reference_rows']} reference vs {result.score['new_rows']} new "
+                        f"rows", box=box.SIMPLE_HEAD)
+    for column in ("feature", "PSI", "SE", "p-value", "status", "points shift"):
+        table.add_column(column, justify="left" if column in ("feature", "status") else "right", no_wrap=True)
+    for r in result.to_frame().iter_rows(named=True):
+        table.add_row(r["feature"], f"{r['psi']:.4f}", f"{r['std_error']:.4f}", f"{r['p_value']:.3g}", r["status"],
+                      f"{r['points_shift']:+.2f}")
+    printer.print(table)
+    if result.discrimination is not None:
+        for r in result.discrimination.iter_rows(named=True):
+            printer.print(f"{r['metric'].upper()}: {r['reference']:.3f} -> {r['new']:.3f} (drift {r['drift']:+.3f})")
+    for r in result.alerts.iter_rows(named=True):
+        printer.print(f"{r['level'].upper()}: {r['message']}")
+    if not result.alerts.height:
+        printer.print("no alerts")
+    if out is not None:
+        printer.print(f"report: {write_monitoring(result, out)}")

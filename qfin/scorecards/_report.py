@@ -54,7 +54,8 @@ def build_scorecard(frame: pl.DataFrame, target: str, out_dir: str | Path, prote
     n_boot : bootstrap resamples for the AUC/Gini/KS intervals.
     title : heading of the report (default: "Scorecard for <target>").
 
-    Writes metrics.json, iv_table.csv, points_table.csv, reason_codes.csv (every test applicant's adverse-action
+    Writes metrics.json, iv_table.csv, points_table.csv, scorecard.json (:meth:`Scorecard.to_json`, the card
+    that ``qfin scorecard monitor`` reads), reason_codes.csv (every test applicant's adverse-action
     reasons, :meth:`Scorecard.reason_codes`), stability.csv, frontier.csv (with protected columns),
     roc.png, stability.png, frontier.png (with protected columns), woe_<feature>.png per feature and report.html
     (every image inlined, so the file stands alone).
@@ -242,6 +243,7 @@ def _write(t: Path, result: dict, models: dict, Xte: Any, yte: np.ndarray, card:
     (t / "metrics.json").write_text(strict_json(result), encoding="utf-8")
     iv.write_csv(t / "iv_table.csv")
     points.write_csv(t / "points_table.csv")
+    (t / "scorecard.json").write_text(card.to_json(), encoding="utf-8")  # what `qfin scorecard monitor` reads
     stab.write_csv(t / "stability.csv")
     codes = card.reason_codes(Xte, n=4)  # every test applicant's adverse-action reasons
     codes.write_csv(t / "reason_codes.csv")
