@@ -1,4 +1,5 @@
-"""`qfin sweep SPEC --grid key=a:b[:s] ...`: a parameter sweep of one strategy, sorted, best row highlighted."""
+"""`qfin sweep SPEC --grid key=a:b[:s] ...`: a parameter sweep of one strategy, sorted, best row highlighted;
+with `--walk-forward`, re-optimised on rolling or expanding windows and scored out of sample."""
 
 from __future__ import annotations
 
@@ -19,9 +20,21 @@ def sweep_command(
     address: str = typer.Option(None, "--address", help="Ray cluster address (default: start or reuse a local Ray)."),
     sort: str = typer.Option("sharpe", "--sort", help="Metric to rank by."),
     top: int = typer.Option(20, "--top", min=1, help="Rows to print."),
-    out: Path = typer.Option(None, "--out", "-o", help="Write sweep.csv, sweep.json and heatmap.png here."),
+    out: Path = typer.Option(None, "--out", "-o",
+                             help="Write sweep.csv, sweep.json and heatmap.png here (walk_forward.json and "
+                                  "oos_equity.parquet with --walk-forward)."),
+    walk_forward: bool = typer.Option(False, "--walk-forward",
+                                      help="Re-optimise on each training window, apply the winner on the next test "
+                                           "window, and report the stitched out-of-sample curve."),
+    train: int = typer.Option(756, "--train", help="Bars per training window (with --walk-forward)."),
+    test: int = typer.Option(252, "--test", help="Bars per test window (with --walk-forward)."),
+    expanding: bool = typer.Option(False, "--expanding", help="Grow the training window from the start "
+                                                              "(default: rolling)."),
+    purge: int = typer.Option(0, "--purge", help="Bars dropped from the end of each training window."),
+    embargo: int = typer.Option(0, "--embargo", help="Bars skipped between a training window and its test window."),
 ) -> None:
-    """Sweep a grid of strategy parameters over SPEC and print the ranked table."""
+    """Sweep a grid of strategy parameters over SPEC and print the ranked table (or, with --walk-forward, each
+    fold's winner and the out-of-sample metrics)."""
     from qfin.backtests import load_spec
     from qfin.backtests._sweep import parse_grid, run_sweep
     from qfin.data import check_output_dir, config_hash
@@ -30,6 +43,10 @@ def sweep_command(
     points = parse_grid(grid)
     if out is not None:
         check_output_dir(out, "sweep")  # before the work, not after it
+    if walk_forward:
+        _walk_forward(parsed, points, out, strategy=strategy, sort_by=sort, backend=backend, n_workers=workers,
+                      address=address, train=train, test=test, expanding=expanding, purge=purge, embargo=embargo)
+        return
     result = run_sweep(parsed, points, strategy=strategy, backend=backend, n_workers=workers,
                        address=address, sort_by=sort)
     title = (f"{parsed.name}: {len(result.rows)} grid points, ranked by {sort}"
@@ -54,6 +71,34 @@ def sweep_command(
         result.write(out, spec_hash=config_hash({"spec": parsed, "grid": points, "strategy": strategy,
                                                  "sort_by": sort}))
         out_console.print(f"wrote {out}/sweep.csv" + (f", {out}/heatmap.png" if len(result.params) == 2 else ""))
+
+
+def _walk_forward(parsed, points, out, **options) -> None:
+    from qfin.backtests._walk_forward import run_walk_forward
+    from qfin.data import config_hash
+
+    result = run_walk_forward(parsed, points, **options)
+    sort_by, settings = result.sort_by, result.settings
+    window = "expanding" if settings["expanding"] else "rolling"
+    title = (f"{parsed.name}: walk-forward, {settings['folds']} folds of {settings['points']} points ranked by "
+             f"{sort_by} ({window} {settings['train']}-bar training, {settings['purge']} purged + "
+             f"{settings['embargo']} embargo bars, {settings['test']}-bar tests)")
+    header = ["fold", "test window", *result.params, f"train {HEADERS.get(sort_by, sort_by)}",
+              *(f"test {HEADERS.get(m, m)}" for m in ("total_return", "sharpe", "max_drawdown"))]
+    cells = [[str(f["fold"]), f"{f['test_start']} .. {f['test_end']}", *(str(f["winner"][p]) for p in result.params),
+              metric_cell(sort_by, f["train_" + sort_by]),
+              *(metric_cell(m, f["test"][m]) for m in ("total_return", "sharpe", "max_drawdown"))]
+             for f in result.folds]
+    out_console = console()
+    for table in fitted_tables(title, header, cells, out_console.width, keep=2):
+        out_console.print(table)
+    oos = result.metrics
+    out_console.print("out of sample (test windows stitched): " + ", ".join(
+        f"{HEADERS.get(k, k)} {metric_cell(k, oos[k])}" for k in ("total_return", "cagr", "sharpe", "max_drawdown")))
+    if out is not None:
+        result.write(out, spec_hash=config_hash({"spec": parsed, "grid": points, "walk_forward": settings,
+                                                 "sort_by": sort_by}))
+        out_console.print(f"wrote {out}/walk_forward.json, {out}/oos_equity.parquet")
 
 
 def _cell(name: str, value, is_param: bool) -> str:
