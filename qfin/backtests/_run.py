@@ -15,7 +15,13 @@ from qfin.backtests._metrics import path_returns, strategy_metrics
 from qfin.backtests._order_keys import ORDER_KEYS, OrderKeys
 from qfin.backtests._relative import add_period_metrics, benchmark_returns, check_benchmark
 from qfin.backtests._schedule import rebalance_bars
-from qfin.backtests._signal_runs import is_signal_strategy, ordered_weights_run, sma_orders_run, weights_trades
+from qfin.backtests._signal_runs import (
+    is_signal_strategy,
+    ordered_weights_run,
+    signals_trades,
+    sma_orders_run,
+    weights_trades,
+)
 from qfin.backtests._signals import sma_crossover_exposure
 from qfin.backtests._spec import (
     SIGNAL_PARAMS,
@@ -344,18 +350,21 @@ def signal_exposure(label: str, params: SmaCrossoverParams, market: MarketPanel)
 
 def _run_signal(label: str, params: SmaCrossoverParams, market: MarketPanel, first: int, last: int,
                 spec: BacktestSpec) -> StrategyRun:
-    """The plain path is run_signals (pinned to vectorbt); its trades, and a run with order keys, come from the
-    order simulator (qfin.backtests._signal_runs)."""
+    """The plain path is run_signals (pinned to vectorbt), its trades read from its shares; a run with order keys
+    goes through the order simulator (qfin.backtests._signal_runs)."""
     grid = run_sma_grid(label, params, np.array([params.fast]), np.array([params.slow]), market, first, last, spec)
     j = market.assets.index(_signal_asset(label, params, market))
-    exposure = sma_crossover_exposure(market.close[: last + 1, j], params.fast, params.slow,
-                                      long_short=params.long_short)[first:, 0]
-    orders = params.orders()
-    ordered = sma_orders_run(label, exposure, orders, market, j, first, last, spec)
-    trades = trades_frame(ordered.trades, label, [market.assets[j]], market.timestamps[first: last + 1])
-    run = grid.run
+    timestamps = market.timestamps[first: last + 1]
+    orders, run = params.orders(), grid.run
     if orders.plain:
+        trades = signals_trades(label, run.position[:, 0], market.close[first: last + 1, j],
+                                None if market.open is None else market.open[first: last + 1, j], spec.execution,
+                                spec.costs.fee, market.assets[j], timestamps)
         return StrategyRun(label, "signal", run.equity[:, 0], None, int(run.trades[0]), float(run.costs[0]),
                            float(run.turnover[0]), int(run.ruin_bar[0]), trades)
+    exposure = sma_crossover_exposure(market.close[: last + 1, j], params.fast, params.slow,
+                                      long_short=params.long_short)[first:, 0]
+    ordered = sma_orders_run(label, exposure, orders, market, j, first, last, spec)
+    trades = trades_frame(ordered.trades, label, [market.assets[j]], timestamps)
     return StrategyRun(label, "signal", ordered.equity[:, 0], None, int(ordered.fills[0]), float(ordered.costs[0]),
                        float(ordered.turnover[0]), int(ordered.ruin_bar[0]), trades)

@@ -1,8 +1,9 @@
 """Signal strategies run as orders (qfin.backtests._orders) and the trade records of every signal run.
 
 - ``sma_crossover``: the plain path (no stop, no limit) stays :func:`qfin.backtests._engine.run_signals`, the
-  engine pinned to vectorbt; its trades come from the order simulator on the same exposures, which fills the same
-  (tests hold the two value paths equal). With an order key the order simulator runs the strategy.
+  engine pinned to vectorbt, and its trades are read from its share path (:func:`signals_trades`, numpy only: no
+  JIT on that path); the order simulator fills the same (tests hold the value paths and the trades equal). With
+  an order key the order simulator runs the strategy.
 - ``signal`` and ``python`` with ``signal = true`` (weight strategies whose targets are sides): without order keys
   they rebalance every position to its size at each change (:func:`run_weights`) and their trades are read from
   those fills (:func:`qfin.backtests._trades.trades_from_fills`); with one, each asset's side becomes orders on a
@@ -21,7 +22,7 @@ from qfin.errors import SpecError
 from ._order_keys import OrderKeys, Orders
 from ._trades import trades_frame, trades_from_fills
 
-__all__ = ["is_signal_strategy", "ordered_weights_run", "sma_orders_run", "weights_trades"]
+__all__ = ["is_signal_strategy", "ordered_weights_run", "signals_trades", "sma_orders_run", "weights_trades"]
 
 
 def is_signal_strategy(strategy: Any) -> bool:
@@ -72,3 +73,13 @@ def weights_trades(label: str, run: Any, panel: MarketPanel, first: int, last: i
     shares[np.abs(run.weights[fills, 1:]) < 1e-12] = 0.0
     records = trades_from_fills(fills, shares, prices[fills], close[-1], len(close) - 1, *rates)
     return trades_frame(records, label, panel.assets, timestamps)
+
+
+def signals_trades(label: str, shares: np.ndarray, close: np.ndarray, open_: np.ndarray | None, execution: str,
+                   fee: float, asset: str, timestamps: np.ndarray):
+    """Trades of a :func:`run_signals` column: ``shares`` [T] held at each close, filled at the close or the open
+    of the bars where they change (the first bar counts as a change from flat)."""
+    fills = np.flatnonzero(np.diff(shares, prepend=0.0) != 0.0)
+    prices = close if execution == "close" else open_
+    records = trades_from_fills(fills, shares[fills, None], prices[fills, None], close[-1:], len(close) - 1, fee, fee)
+    return trades_frame(records, label, [asset], timestamps)

@@ -90,6 +90,26 @@ def test_without_orders_the_simulator_fills_as_the_pinned_engine(goog, execution
         assert pnl == pytest.approx(pinned.equity[-1, k] - 10_000.0, abs=1e-6)
 
 
+@pytest.mark.parametrize("execution", ["close", "next_open"])
+def test_the_plain_paths_trades_are_the_simulators(goog, execution):
+    """sma_crossover without orders reads its trades from run_signals' shares (no JIT): the same round trips as
+    the order simulator records, reversals and fees included."""
+    from qfin.backtests._signal_runs import signals_trades
+
+    close, open_ = goog.Close.to_numpy(), goog.Open.to_numpy()
+    exposure = sma_crossover_exposure(close, 10, 30, long_short=True)[:, 0]
+    pinned = run_signals(close, exposure, open_=open_, execution=execution, fee=0.001, initial_cash=10_000.0)
+    frame = signals_trades("s", pinned.position, close, open_, execution, 0.001, "GOOG", goog.index.to_numpy())
+    run = run_orders(close, exposure, open_=open_, high=goog.High.to_numpy(), low=goog.Low.to_numpy(),
+                     execution=execution, fee=0.001, initial_cash=10_000.0)
+    records = run.trades[np.lexsort((run.trades[:, 2], run.trades[:, 1]))]
+    assert frame.height == len(records) > 50
+    for k, column in enumerate(("entry_price", "exit_price", "size", "pnl", "return"), start=4):
+        np.testing.assert_allclose(frame[column].to_numpy(), records[:, k], rtol=1e-9, atol=1e-9)
+    assert frame["duration_bars"].to_list() == (records[:, 3] - records[:, 2]).astype(int).tolist()
+    assert frame["exit_reason"].to_list()[:-1] == ["signal"] * (frame.height - 1)
+
+
 def _bars(rows):
     """open, high, low, close arrays from (o, h, l, c) rows."""
     o, h, lo, c = (np.array(col, dtype=np.float64) for col in zip(*rows, strict=True))
