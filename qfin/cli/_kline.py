@@ -1,5 +1,6 @@
-"""`qfin kline train|forecast|generate|evaluate`: pre-train the K-line model, sample forecasts and synthetic
-K-lines from a checkpoint, evaluate it on the test span. Thin: parse, call `qfin.kline`, print with rich."""
+"""`qfin kline train|finetune|forecast|generate|evaluate`: pre-train the K-line model, fine-tune it on a series,
+sample forecasts and synthetic K-lines from a checkpoint (the shipped `small` by default), evaluate it.
+Thin: parse, call `qfin.kline`, print with rich."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from rich.table import Table
 from qfin.cli._app import command_group
 from qfin.cli._tables import console
 
-kline_app = command_group("K-line foundation model: pre-train, forecast, generate, evaluate.")
+kline_app = command_group("K-line foundation model: pre-train, fine-tune, forecast, generate, evaluate.")
 
-CHECKPOINT = typer.Option(Path("models") / "artifacts" / "kline-cpu", "--checkpoint", "-c",
-                          help="Checkpoint folder written by `qfin kline train`.")
+CHECKPOINT = typer.Option("small", "--checkpoint", "-c",
+                          help="A checkpoint folder (`qfin kline train` / `finetune`), or the name of a shipped "
+                               "pre-trained checkpoint: small (the default).")
 DATASET = typer.Option(None, "--dataset", "-d", help="Shipped dataset of bars, e.g. msft (see `qfin data list`).")
 PATH = typer.Option(None, "--path", "-p", help="CSV or Parquet file of OHLCV bars (instead of --dataset).")
 SYMBOL = typer.Option(None, "--symbol", help="The symbol to use when the bars hold several.")
@@ -45,12 +47,15 @@ def _bars_file(out: Path) -> Path:
 
 @kline_app.command("train")
 def train_command(
-    config: str = typer.Argument(..., help="'cpu', 'gpu', or a TOML/JSON file of KlineTrainConfig fields."),
+    config: str = typer.Argument(..., help="'small' (the shipped model's recipe), 'cpu', 'gpu', 'gpu-large', or a "
+                                           "TOML/JSON file of KlineTrainConfig fields."),
     out: Path = typer.Option(None, "--out", "-o",
                              help="Checkpoint folder (default: models/artifacts/kline-<config name>)."),
     fresh: bool = typer.Option(False, "--fresh", help="Start over instead of resuming from the checkpoint."),
     device: str = typer.Option("cpu", "--device", help="Where training runs: cpu, cuda, cuda:1, ..."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    max_minutes: float = typer.Option(None, "--max-minutes", min=0.0,
+                                      help="Stop after this wall-clock time (checkpointed; the same command resumes)."),
     threads: int = THREADS,
 ) -> None:
     """Pre-train the tokenizer, then the model; checkpoints, and resumes an interrupted run.
@@ -65,16 +70,55 @@ def train_command(
     out = out or Path("models") / "artifacts" / f"kline-{Path(config).stem}"
     t0 = time.perf_counter()
     try:
-        result = train_kline(cfg, out, resume=not fresh, progress=progress, device=device)
+        result = train_kline(cfg, out, resume=not fresh, progress=progress, device=device,
+                             time_limit=None if max_minutes is None else 60.0 * max_minutes)
     except KeyboardInterrupt:
         printer.print(f"interrupted; the last checkpoint is in {out}: run the same command again to resume")
         raise typer.Exit(130) from None
     printer.print(f"trained in {time.perf_counter() - t0:.1f} s -> {out}")
+    if result.progress.get("stage") != "done":
+        printer.print(f"stopped at the {result.progress['stage']} stage, step {result.progress['step']} (time "
+                      "limit); run the same command again to resume")
     table = Table("stage", "validation losses", title="validation (after each stage)", box=box.SIMPLE_HEAD)
     for h in result.progress.get("history", []):
         if "validation" in h:
             table.add_row(h["stage"], ", ".join(f"{k} {v:.4f}" for k, v in h["validation"].items()))
     printer.print(table)
+
+
+@kline_app.command("finetune")
+def finetune_command(
+    base: str = typer.Option("small", "--from", help="The model to start from: a shipped name (small) or a "
+                                                   "checkpoint folder."),
+    dataset: str = DATASET, path: Path = PATH, symbol: str = SYMBOL,
+    end: str = typer.Option(None, "--end", help="Last bar used (inclusive); later bars are never read."),
+    validation_fraction: float = typer.Option(0.2, "--validation-fraction", help="Last share of the bars that "
+                                              "validates (early stopping, interval calibration)."),
+    validation_start: str = typer.Option(None, "--validation-start",
+                                         help="Validate from this date instead of --validation-fraction."),
+    steps: int = typer.Option(300, "--steps", min=1, help="At most this many updates."),
+    eval_every: int = typer.Option(25, "--eval-every", min=1, help="Updates between validation checks."),
+    patience: int = typer.Option(4, "--patience", min=1, help="Checks without improvement before stopping."),
+    lr: float = typer.Option(2e-4, "--lr", help="AdamW learning rate."),
+    seed: int = SEED,
+    out: Path = typer.Option(Path("models") / "artifacts" / "kline-finetuned", "--out", "-o",
+                             help="Folder of the new checkpoint (the best validation weights + calibration)."),
+    threads: int = THREADS,
+) -> None:
+    """Fine-tune a pre-trained model on one series: chronological train/validation split, early stopping on the
+    validation loss, intervals re-calibrated on the validation span; writes a new checkpoint folder."""
+    from qfin.kline import finetune_kline, select_bars
+
+    _set_threads(threads)
+    bars, source = select_bars(dataset, path, symbol, end)
+    res = finetune_kline(bars, base=base, out_dir=out, end=end, validation_fraction=validation_fraction,
+                         validation_start=validation_start, steps=steps, eval_every=eval_every, patience=patience,
+                         lr=lr, seed=seed)
+    sp = res.split
+    console().print(f"{source}: {sp['train_bars']} train bars, {sp['validation_bars']} validation bars from "
+                    f"{sp['validation_start'][:10]} to {sp['last_bar'][:10]}")
+    console().print(f"validation loss {res.initial_loss:.4f} -> {res.best_loss:.4f} (best at step {res.best_step} "
+                    f"of {res.steps}); intervals calibrated on the validation span; checkpoint {out}")
 
 
 @kline_app.command("forecast")
@@ -98,7 +142,7 @@ def forecast_command(
     out = _bars_file(out)
     check_sampling(temperature, top_p)
     bars, source = select_bars(dataset, path, symbol, end)
-    predictor = KlinePredictor.from_checkpoint(checkpoint)
+    predictor = KlinePredictor.load(checkpoint)
     if calibrate_start is not None:
         predictor.calibrate(bars_from(bars, calibrate_start), pred_len, samples=samples, seed=seed + 1)
     fc = predictor.predict(bars, pred_len=pred_len, samples=samples, temperature=temperature, top_p=top_p,
@@ -137,7 +181,7 @@ def generate_command(
     out = _bars_file(out)
     check_sampling(temperature, top_p)
     bars, source = select_bars(dataset, path, symbol, end)
-    predictor = KlinePredictor.from_checkpoint(checkpoint)
+    predictor = KlinePredictor.load(checkpoint)
     frame = predictor.generate(bars, n_steps=steps, n_paths=paths, seed=seed, temperature=temperature,
                                top_p=top_p, freq=freq)
     save_bars(frame, out)
@@ -162,14 +206,16 @@ def evaluate_command(
     samples: int = typer.Option(64, "--samples", "-s", min=2, help="Sample paths per forecast origin."),
     seed: int = typer.Option(None, "--seed", help="Sampling seed (default: the config's)."),
     out: Path = typer.Option(None, "--out", "-o",
-                             help="Folder for evaluation.json and evaluation.html (default: the checkpoint)."),
+                             help="Folder for evaluation.json and evaluation.html (default: the checkpoint folder, "
+                                  "or runs/kline/evaluation-<name> for a shipped checkpoint)."),
     threads: int = THREADS,
 ) -> None:
     """Evaluate a checkpoint on each series' test span; prints the table, writes evaluation.json and .html.
 
     The intervals are calibrated on the validation span (train_end, validation_end], then forecasts run from
     rolling origins after validation_end: volatility MAE vs persistence / trailing / GARCH(1,1), return IC and
-    RankIC with standard errors, 80% and 90% coverage, CRPS and the discriminative score."""
+    RankIC with standard errors, 80% and 90% coverage, CRPS and the discriminative score. Defaults: the config's
+    datasets and its held-out ones."""
     from qfin.kline import (
         EVALUATION_ROWS,
         evaluate_checkpoint,
@@ -180,10 +226,22 @@ def evaluate_command(
 
     printer = console()
     _set_threads(threads)
-    results = evaluate_checkpoint(checkpoint, datasets, pred_len, samples, seed,
-                                  on_series=lambda name, s: printer.print(f"evaluated {name} in {s:.1f} s"))
-    written = save_evaluation(results, out or checkpoint)
-    page = write_evaluation_report(out or checkpoint, results)
+    from qfin.kline import KlinePredictor, evaluation_datasets
+    from qfin.progress import progress_bar
+
+    predictor = KlinePredictor.load(checkpoint)
+    names = list(datasets) if datasets else evaluation_datasets(predictor.config)
+    shipped = not Path(checkpoint).is_dir()
+    out = out or (Path("runs") / "kline" / f"evaluation-{checkpoint}" if shipped else Path(checkpoint))
+
+    with progress_bar(len(names), f"evaluating {len(names)} series") as advance:
+        def done(name: str, seconds: float) -> None:
+            printer.print(f"evaluated {name} in {seconds:.1f} s")
+            advance()
+
+        results = evaluate_checkpoint(predictor, names, pred_len, samples, seed, on_series=done)
+    written = save_evaluation(results, out)
+    page = write_evaluation_report(out, results)
     horizon = next(iter(results.values()))["pred_len"]
     table = Table("metric", *results, title=f"K-line evaluation on the test span (pred_len {horizon}, "
                   f"{samples} paths)", box=box.SIMPLE_HEAD)

@@ -4,10 +4,10 @@ kept, seeded sampling, OHLC repair, lookback-only normalisation, conformal inter
 
 Typical use::
 
-    from qfin.kline import KlineTrainConfig, train_kline, KlinePredictor
-    train_kline(KlineTrainConfig(), "models/artifacts/kline")
-    predictor = KlinePredictor.from_checkpoint("models/artifacts/kline")
+    from qfin.kline import KlinePredictor, finetune_kline
+    predictor = KlinePredictor.from_pretrained("small")          # shipped inside the package, no download
     forecast = predictor.predict(bars, pred_len=16, samples=64, seed=0)
+    tuned = finetune_kline(bars, base="small", out_dir="models/artifacts/kline-mine").predictor
 
 Names load on first use (torch with them); importing the package itself only registers the backtest strategy
 kind ``kline_forecast`` (numpy only), so ``qfin backtest`` pays for torch only when such a strategy is built.
@@ -23,7 +23,14 @@ _WHERE = {
     "bits_to_code": "_bsq", "bits_to_index": "_bsq", "bsq_entropy_loss": "_bsq", "bsq_quantize": "_bsq",
     "index_to_bits": "_bsq", "join_code": "_bsq", "split_index": "_bsq",
     "KlineModelConfig": "_config", "KlineTokenizerConfig": "_config", "KlineTrainConfig": "_config",
-    "cpu_config": "_config", "gpu_config": "_config", "load_train_config": "_config",
+    "cpu_config": "_config", "gpu_config": "_config", "load_train_config": "_config", "PRESETS": "_config",
+    "small_config": "_config", "gpu_large_config": "_config",
+    "FinetuneResult": "_finetune", "finetune_kline": "_finetune",
+    "PRETRAINED_DIR": "_pretrained", "export_pretrained": "_pretrained", "load_pretrained": "_pretrained",
+    "pretrained_names": "_pretrained",
+    "garch_vol": "_baselines", "har_rv_vol": "_baselines", "persistence_vol": "_baselines", "range_vol": "_baselines",
+    "trailing_vol": "_baselines", "volatility_baselines": "_baselines", "path_vol_median": "_evaluate",
+    "FEATURE_KINDS": "_normalize", "lr_at": "_train",
     "SHIPPED_OHLCV": "_corpus", "KlineCorpus": "_corpus", "Windows": "_corpus", "calendar_features": "_corpus",
     "evaluate_kline": "_evaluate", "stylized_facts": "_evaluate",
     "KlineModel": "_model", "sample_logits": "_model",
@@ -38,6 +45,7 @@ _WHERE = {
     "KlineTokenizer": "_tokenizer",
     "bars_from": "_inputs", "select_bars": "_inputs",
     "compare_generated": "_generated", "save_bars": "_report",
+    "evaluation_datasets": "_test_span",
     "EVALUATION_ROWS": "_test_span", "evaluate_checkpoint": "_test_span", "evaluation_cell": "_test_span",
     "save_evaluation": "_test_span",
     "check_sampling": "_predictor", "check_device": "_train",

@@ -1,9 +1,12 @@
 """Rolling-origin evaluation of a :class:`KlinePredictor` against naive baselines on a held-out span.
 
 Forecasts: return IC / RankIC (with the standard error ``sqrt((1 - rho^2) / (n - 2))``), realized-volatility
-MAE and R^2 against persistence, trailing realized vol and (when the ``arch`` package is importable)
-GARCH(1,1); interval coverage before and after conformal calibration and CRPS of the sample paths, both next to
-a Gaussian random walk with trailing volatility. Generation: the discriminative score (test error of a small
+MAE and R^2 against persistence, trailing realized vol, GARCH(1,1), HAR-RV and Garman-Klass range volatility
+(:mod:`qfin.kline._baselines`, each fitted up to its origin only); interval coverage before and after conformal
+calibration (overall and by step) with the PIT histogram, and CRPS of the sample paths, both next to a Gaussian
+random walk with trailing volatility. The model's volatility forecast is the median over paths of each path's
+realized volatility (the point forecast that minimises expected absolute error); ``kline_rms`` is
+``sqrt(mean RV^2)``, the mean-square one. Generation: the discriminative score (test error of a small
 LSTM classifier telling real from generated return windows; 0.5 is perfect) and stylized facts.
 """
 
@@ -15,8 +18,9 @@ import numpy as np
 import polars as pl
 from scipy import stats as sps
 
+from ._baselines import volatility_baselines
 from ._corpus import calendar_features
-from ._normalize import FEATURES, bars_to_features
+from ._normalize import FEATURES
 from ._predictor import KlinePredictor, _log_interval, realized_vol_of_paths
 
 
@@ -96,24 +100,12 @@ def discriminative_score(real: np.ndarray, fake: np.ndarray, seed: int = 0, epoc
     return err
 
 
-def _garch_vol(returns: np.ndarray, origins: np.ndarray, horizon: int, window: int = 750):
-    """GARCH(1,1) forecast of ``sqrt(sum of the next horizon variances)`` at each origin, fitted with the
-    ``arch`` package on the ``window`` returns up to the origin (percent scaling, constant mean, normal).
-    Returns None when ``arch`` is not installed."""
-    try:
-        from arch import arch_model
-    except ImportError:
-        return None
-    out = np.empty(len(origins))
-    res = None
-    for i, o in enumerate(origins):
-        r = 100 * returns[max(0, o - window):o]  # returns[j] is the return into bar j + 1
-        if res is None or i % 5 == 0:  # refit every 5 origins, filter in between
-            res = arch_model(r, mean="Constant", vol="GARCH", p=1, q=1).fit(disp="off")
-            params = res.params
-        fc = arch_model(r, mean="Constant", vol="GARCH", p=1, q=1).fix(params).forecast(horizon=horizon)
-        out[i] = math.sqrt(fc.variance.values[-1].sum()) / 100
-    return out
+def path_vol_median(closes: np.ndarray, last_close: np.ndarray) -> np.ndarray:
+    """Closes ``[N, S, H]`` and origin closes ``[N]`` -> median over paths of each path's realized volatility."""
+    full = np.concatenate([np.broadcast_to(np.reshape(last_close, (-1, 1, 1)), closes.shape[:2] + (1,)),
+                           closes], axis=2)
+    r = np.diff(np.log(np.maximum(full, 1e-300)), axis=2)
+    return np.median(np.sqrt((r ** 2).sum(2)), axis=1)
 
 
 def evaluate_kline(predictor: KlinePredictor, bars: pl.DataFrame, test_start, validation_start,
@@ -134,9 +126,10 @@ def evaluate_kline(predictor: KlinePredictor, bars: pl.DataFrame, test_start, va
     predictor.calibrate(val, pred_len, levels, n_calibration, samples, seed + 1)
     stride = pred_len if stride is None else stride
     origins = np.arange(max(i_test - 1, lb - 1, trailing), len(closes) - pred_len, stride)
-    feats = bars_to_features(bars.select(FEATURES).to_numpy(), predictor.config.log_volume)
+    ohlcv = bars.select(FEATURES).to_numpy().astype(np.float64)
+    feats = predictor._features(ohlcv)
     cal = calendar_features(ts)
-    paths = predictor.origins_sample(feats, cal, origins, pred_len, samples, seed)
+    paths = predictor.origins_sample(feats, cal, origins, pred_len, samples, seed, closes=closes)
     last = closes[origins]
     logr = np.diff(np.log(closes))  # logr[j]: bar j -> j + 1
     fut = origins[:, None] + np.arange(1, pred_len + 1)
@@ -149,15 +142,10 @@ def evaluate_kline(predictor: KlinePredictor, bars: pl.DataFrame, test_start, va
 
     # volatility
     rv = np.sqrt((logr[fut - 1] ** 2).sum(1))
-    past = origins[:, None] - np.arange(pred_len)[None, :] - 1
-    persistence = np.sqrt((logr[past] ** 2).sum(1))
-    tr_idx = origins[:, None] - np.arange(trailing)[None, :] - 1
-    trailing_vol = np.sqrt(pred_len * (logr[tr_idx] ** 2).mean(1))
-    forecasts = {"kline": realized_vol_of_paths(paths[..., 3], last), "persistence": persistence,
-                 "trailing": trailing_vol}
-    garch = _garch_vol(logr, origins, pred_len)
-    if garch is not None:
-        forecasts["garch11"] = garch
+    forecasts = {"kline": path_vol_median(paths[..., 3], last),
+                 "kline_rms": realized_vol_of_paths(paths[..., 3], last),
+                 **volatility_baselines(ohlcv, origins, pred_len, trailing)}
+    trailing_vol = forecasts["trailing"]
     res["volatility"] = {k: {"mae": float(np.abs(v - rv).mean()),
                              "r2": float(1 - ((v - rv) ** 2).sum() / ((rv - rv.mean()) ** 2).sum())}
                          for k, v in forecasts.items()}
@@ -174,12 +162,26 @@ def evaluate_kline(predictor: KlinePredictor, bars: pl.DataFrame, test_start, va
                            "calibrated": float(((y >= lo - adj) & (y <= hi + adj)).mean()),
                            "gaussian_rw": float((np.abs(y) <= zq * sig).mean())}
     res["coverage"] = cov
+    res["coverage_by_step"] = {}
+    for level in levels:
+        lo, hi = _log_interval(paths[..., 3], last, level)
+        adj = predictor.calibration[float(level)]
+        res["coverage_by_step"][str(level)] = ((y >= lo - adj) & (y <= hi + adj)).mean(0).tolist()
+    pit = (r_paths < y[:, None, :]).mean(1)  # [N, H]: where the outcome falls in its predictive distribution
+    res["pit_histogram"] = np.histogram(pit.ravel(), bins=10, range=(0.0, 1.0))[0].tolist()
+    band = np.quantile(paths[-1, :, :, 3], [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95], axis=0)
+    ctx = slice(max(int(origins[-1]) - 3 * pred_len, 0), int(origins[-1]) + 1)
+    res["series"] = {"timestamps": [str(t)[:10] for t in t_np[origins]], "realized": rv.tolist(),
+                     **{f"vol_{k}": v.tolist() for k, v in forecasts.items()},
+                     "fan": {"context": closes[ctx].tolist(), "future": closes[fut[-1]].tolist(),
+                             "quantiles": [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95], "bands": band.tolist(),
+                             "paths": paths[-1, :20, :, 3].tolist(), "origin": str(t_np[origins[-1]])[:10]}}
     res["crps"] = {"kline": float(crps_samples(np.moveaxis(r_paths, 1, 2), y).mean()),
                    "gaussian_rw": float(crps_gaussian(0.0, sig, y).mean())}
 
     # generation fidelity: continuations of generation_len bars vs what really followed
     g_orig = np.arange(max(i_test - 1, lb - 1), len(closes) - generation_len, max(generation_len // 4, 1))
-    gpaths = predictor.origins_sample(feats, cal, g_orig, generation_len, 1, seed + 2)[:, 0]
+    gpaths = predictor.origins_sample(feats, cal, g_orig, generation_len, 1, seed + 2, closes=closes)[:, 0]
     g_last = closes[g_orig]
     fake = np.diff(np.log(np.concatenate([g_last[:, None], np.maximum(gpaths[..., 3], 1e-300)], 1)), axis=1)
     real = logr[g_orig[:, None] + np.arange(generation_len)[None, :]]

@@ -92,15 +92,25 @@ class KlineModel(nn.Module):
 
     @torch.no_grad()
     def generate(self, coarse, fine, calendar, n_steps: int, temperature: float = 1.0, top_p: float = 1.0,
-                 generator: torch.Generator | None = None, use_cache: bool = True):
+                 generator: torch.Generator | None = None, use_cache: bool = True, repeat: int = 1):
         """Sample ``n_steps`` tokens after the context ``coarse, fine [B, T0]``. ``calendar [B, T0 + n_steps, 2]``
-        covers context and future bars. Returns (coarse, fine) ``[B, n_steps]``. ``use_cache=False``
-        recomputes the whole prefix every step (same numbers, slower; kept for checks and benchmarks)."""
+        covers context and future bars. Returns (coarse, fine) ``[B * repeat, n_steps]``: ``repeat`` paths per
+        context (rows ``b * repeat .. b * repeat + repeat - 1``), the context read once and its KV cache shared.
+        ``use_cache=False`` recomputes the whole prefix every step (same numbers, slower; kept for checks and
+        benchmarks)."""
         t0 = coarse.shape[1]
         if calendar.shape[1] < t0 + n_steps - 1:
             raise ValueError(f"calendar covers {calendar.shape[1]} bars; need {t0 + n_steps - 1}")
-        cs, fs = coarse, fine
-        ctx, caches = self.hidden(cs, fs, calendar[:, :t0])
+        calendar = calendar.repeat_interleave(repeat, 0) if repeat > 1 else calendar
+        if use_cache:
+            cs, fs = coarse, fine
+            ctx, caches = self.hidden(cs, fs, calendar[::repeat, :t0])
+            if repeat > 1:
+                ctx = ctx.repeat_interleave(repeat, 0)
+                caches = [(k.repeat_interleave(repeat, 0), v.repeat_interleave(repeat, 0)) for k, v in caches]
+        else:
+            cs, fs = coarse.repeat_interleave(repeat, 0), fine.repeat_interleave(repeat, 0)
+            ctx, caches = self.hidden(cs, fs, calendar[:, :t0])
         out_c, out_f = [], []
         for s in range(n_steps):
             t = t0 + s

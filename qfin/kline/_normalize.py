@@ -25,19 +25,44 @@ class WindowStats:
     scale: np.ndarray
 
 
-def bars_to_features(ohlcv: np.ndarray, log_volume: bool = True) -> np.ndarray:
-    """OHLCV rows ``[T, 5]`` (float64) to model features: prices as they are, volume through ``log1p`` if asked."""
+FEATURE_KINDS = ("price", "return")
+"""``price``: open, high, low, close as they are (Kronos). ``return``: each price as a log return from the previous
+bar's close (``log(open_t / close_{t-1})`` .. ``log(close_t / close_{t-1})``), so a window z-scored on its lookback
+puts every bar's move and range on the scale of that lookback's volatility."""
+
+
+def bars_to_features(ohlcv: np.ndarray, log_volume: bool = True, kind: str = "price",
+                     prev_close: float | np.ndarray | None = None) -> np.ndarray:
+    """OHLCV rows ``[..., T, 5]`` (float64) to model features: volume through ``log1p`` if asked; prices as they
+    are (``kind="price"``) or as log returns from the previous close (``kind="return"``; the close before row 0 is
+    ``prev_close``, default row 0's own open)."""
     x = np.array(ohlcv, dtype=np.float64, copy=True)
     if log_volume:
         x[..., 4] = np.log1p(np.maximum(x[..., 4], 0.0))
+    if kind == "return":
+        close = x[..., 3]
+        first = x[..., 0, 0] if prev_close is None else np.asarray(prev_close, dtype=np.float64)
+        before = np.concatenate([np.expand_dims(first, -1), close[..., :-1]], axis=-1)
+        x[..., :4] = np.log(np.maximum(x[..., :4], 1e-300) / before[..., None])
+    elif kind != "price":
+        raise DataValidationError(f"feature kind {kind!r}: accepted {list(FEATURE_KINDS)}", rule="bad_kind")
     return x
 
 
-def features_to_bars(x: np.ndarray, log_volume: bool = True) -> np.ndarray:
-    """Inverse of :func:`bars_to_features` (volume back through ``expm1``, floored at 0)."""
+def features_to_bars(x: np.ndarray, log_volume: bool = True, kind: str = "price",
+                     anchor: float | np.ndarray | None = None) -> np.ndarray:
+    """Inverse of :func:`bars_to_features` (volume back through ``expm1``, floored at 0). ``kind="return"``
+    compounds the closes from ``anchor`` (the close before row 0, ``[...]`` over the leading axes)."""
     out = np.array(x, dtype=np.float64, copy=True)
     if log_volume:
         out[..., 4] = np.maximum(np.expm1(out[..., 4]), 0.0)
+    if kind == "return":
+        if anchor is None:
+            raise ValueError("kind='return' needs anchor, the close before the first row")
+        log_close = np.log(np.asarray(anchor, dtype=np.float64))[..., None] + np.cumsum(out[..., 3], axis=-1)
+        before = np.concatenate([np.log(np.asarray(anchor, dtype=np.float64))[..., None] * np.ones(
+            out.shape[:-2] + (1,)), log_close[..., :-1]], axis=-1)
+        out[..., :4] = np.exp(before[..., None] + out[..., :4])
     return out
 
 

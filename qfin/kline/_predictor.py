@@ -150,6 +150,7 @@ class KlinePredictor:
         self.tokenizer, self.model, self.config = tokenizer.eval(), model.eval(), config
         self.calibration: dict[float, np.ndarray] = {}
         self.calibration_horizon = 0
+        self.card: dict = {}
 
     @classmethod
     def from_checkpoint(cls, out_dir: str | Path) -> KlinePredictor:
@@ -157,7 +158,41 @@ class KlinePredictor:
         from ._train import load_kline
 
         config, tok, model = load_kline(out_dir)
-        return cls(tok, model, config)
+        predictor = cls(tok, model, config)
+        calibration = Path(out_dir) / "calibration.json"
+        if calibration.exists():
+            import json
+
+            data = json.loads(calibration.read_text(encoding="utf-8"))
+            predictor.calibration = {float(k): np.asarray(v, dtype=np.float64) for k, v in data["levels"].items()}
+            predictor.calibration_horizon = int(data["horizon"])
+        return predictor
+
+    @classmethod
+    def from_pretrained(cls, name: str = "small") -> KlinePredictor:
+        """Load a checkpoint shipped inside the package (``qfin/kline/pretrained/<name>.pt``, no download,
+        ``weights_only=True``); its model card is ``predictor.card``."""
+        from ._pretrained import load_pretrained
+
+        config, tok, model, card = load_pretrained(name)
+        predictor = cls(tok, model, config)
+        predictor.card = card
+        return predictor
+
+    @classmethod
+    def load(cls, spec: str | Path) -> KlinePredictor:
+        """A checkpoint folder, or the name of a shipped checkpoint (e.g. ``"small"``) when no such folder
+        exists: what ``--checkpoint`` accepts."""
+        from ._pretrained import pretrained_names
+
+        if not Path(spec).exists() and str(spec) in pretrained_names():
+            return cls.from_pretrained(str(spec))
+        if not Path(spec).exists():
+            from ..errors import CheckpointError
+
+            raise CheckpointError(f"{spec}: no such checkpoint folder, and not a shipped checkpoint name "
+                                  f"{pretrained_names()}")
+        return cls.from_checkpoint(spec)
 
     # -- input checks ------------------------------------------------------------------------------------
     def _context(self, bars: pl.DataFrame, lookback: int | None, freq: str | None):
@@ -178,12 +213,17 @@ class KlinePredictor:
         if bars.height < lookback:
             raise DataValidationError(f"need at least lookback={lookback} bars; got {bars.height}",
                                       rule="too_short_lookback")
+        prev_close = float(bars["close"][-lookback - 1]) if bars.height > lookback else None
         bars = bars.tail(lookback)
         ts = bars["timestamp"].cast(pl.Datetime("us")).to_numpy()
         freq = infer_frequency(ts) if freq is None else freq
         if freq not in FREQUENCIES:
             raise SpecError(f"unknown frequency {freq!r}; accepted: {sorted(FREQUENCIES)}")
-        return bars, ts, freq, symbols[0]
+        return bars, ts, freq, symbols[0], prev_close
+
+    def _features(self, ohlcv: np.ndarray, prev_close=None) -> np.ndarray:
+        """Model features of OHLCV rows ``[..., T, 5]`` (``prev_close``: the close before row 0)."""
+        return bars_to_features(ohlcv, self.config.log_volume, self.config.features, prev_close)
 
     # -- core sampler, batched over origins ----------------------------------------------------------------
     def sample_normalized(self, z: np.ndarray, calendar: np.ndarray, pred_len: int, samples: int,
@@ -195,16 +235,20 @@ class KlinePredictor:
         gen = torch.Generator().manual_seed(int(seed))
         with torch.no_grad():
             c, f = self.tokenizer.encode(torch.from_numpy(np.asarray(z, dtype=np.float32)))
+            cal = torch.from_numpy(np.asarray(calendar, dtype=np.int64))
+            nc, nf = self.model.generate(c, f, cal, pred_len, temperature, top_p, gen, use_cache, repeat=samples)
             c, f = c.repeat_interleave(samples, 0), f.repeat_interleave(samples, 0)
-            cal = torch.from_numpy(np.asarray(calendar, dtype=np.int64)).repeat_interleave(samples, 0)
-            nc, nf = self.model.generate(c, f, cal, pred_len, temperature, top_p, gen, use_cache)
             dec = self.tokenizer.decode(torch.cat([c, nc], 1), torch.cat([f, nf], 1))[:, lb:]
         return dec.double().numpy().reshape(n, samples, pred_len, -1)
 
-    def _to_bars(self, zpaths: np.ndarray, stats: WindowStats, repair: bool) -> np.ndarray:
+    def _to_bars(self, zpaths: np.ndarray, stats: WindowStats, repair: bool,
+                 anchor: np.ndarray | None = None) -> np.ndarray:
+        """Normalised paths ``[N, S, H, 5]`` to bars; ``anchor [N]`` is each origin's close (return features)."""
         # stats [N, 1, F] broadcast over [N, S, H, F]
         x = denormalize(zpaths, WindowStats(stats.mean[:, None], stats.scale[:, None]))
-        x = features_to_bars(x, self.config.log_volume)
+        if anchor is not None:
+            anchor = np.broadcast_to(np.asarray(anchor, dtype=np.float64)[:, None], x.shape[:2])
+        x = features_to_bars(x, self.config.log_volume, self.config.features, anchor)
         return repair_ohlc(x) if repair else x
 
     def predict(self, bars: pl.DataFrame, pred_len: int, samples: int = 64, temperature: float = 1.0,
@@ -216,13 +260,13 @@ class KlinePredictor:
         if pred_len < 1 or samples < 1:
             raise ValueError(f"pred_len and samples must be >= 1; got {pred_len}, {samples}")
         check_sampling(temperature, top_p)
-        ctx, ts, freq, symbol = self._context(bars, lookback, freq)
+        ctx, ts, freq, symbol, prev_close = self._context(bars, lookback, freq)
         fut = future_timestamps(ts[-1], pred_len, freq)
-        feats = bars_to_features(ctx.select(FEATURES).to_numpy(), self.config.log_volume)
+        feats = self._features(ctx.select(FEATURES).to_numpy(), prev_close)
         z, stats = normalize(feats[None], feats.shape[0], clip=self.config.clip)
         cal = np.concatenate([calendar_features(ctx["timestamp"]), calendar_features(pl.Series(fut))])[None]
         zp = self.sample_normalized(z, cal, pred_len, samples, temperature, top_p, seed)
-        paths = self._to_bars(zp, stats, repair)[0]
+        paths = self._to_bars(zp, stats, repair, np.array([ctx["close"][-1]]))[0]
         calib = {k: v[:pred_len] for k, v in self.calibration.items() if self.calibration_horizon >= pred_len}
         return KlineForecast(paths=paths, timestamps=fut, symbol=symbol, last_close=float(ctx["close"][-1]),
                              calibration=calib)
@@ -244,22 +288,22 @@ class KlinePredictor:
         chunk = self.config.horizon if chunk is None else int(chunk)
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1; got {chunk}")
-        ctx, ts, freq, symbol = self._context(bars, None, freq)
+        ctx, ts, freq, symbol, first_prev = self._context(bars, None, freq)
         lb = ctx.height
         fut = future_timestamps(ts[-1], n_steps, freq)
         cal_all = np.concatenate([calendar_features(ctx["timestamp"]), calendar_features(pl.Series(fut))])
-        hist = np.repeat(bars_to_features(ctx.select(FEATURES).to_numpy(), self.config.log_volume)[None],
-                         n_paths, axis=0)
+        hist = np.repeat(ctx.select(FEATURES).to_numpy().astype(np.float64)[None], n_paths, axis=0)
         done = 0
         while done < n_steps:
             k = min(chunk, n_steps - done)
-            z, stats = normalize(hist[:, -lb:], lb, clip=self.config.clip)
+            prev = hist[:, -lb - 1, 3] if hist.shape[1] > lb else first_prev
+            z, stats = normalize(self._features(hist[:, -lb:], prev), lb, clip=self.config.clip)
             cal = np.repeat(cal_all[done:done + lb + k][None], n_paths, axis=0)
             zp = self.sample_normalized(z, cal, k, 1, temperature, top_p, seed + done)
-            new = self._to_bars(zp, stats, True)[:, 0]
-            hist = np.concatenate([hist, bars_to_features(new, self.config.log_volume)], axis=1)
+            new = self._to_bars(zp, stats, True, hist[:, -1, 3])[:, 0]
+            hist = np.concatenate([hist, new], axis=1)
             done += k
-        paths = repair_ohlc(features_to_bars(hist[:, lb:], self.config.log_volume))
+        paths = repair_ohlc(hist[:, lb:])
         fc = KlineForecast(paths=paths, timestamps=fut, symbol=symbol, last_close=float(ctx["close"][-1]))
         frame = fc.path_frame()
         return frame.with_columns((pl.col("symbol") + "~" + pl.col("path").cast(pl.Utf8)).alias("symbol")
@@ -274,9 +318,13 @@ class KlinePredictor:
 
     # -- calibration --------------------------------------------------------------------------------------
     def origins_sample(self, features: np.ndarray, calendar: np.ndarray, origins: np.ndarray, pred_len: int,
-                       samples: int, seed: int, temperature: float = 1.0, batch: int = 16) -> np.ndarray:
+                       samples: int, seed: int, temperature: float = 1.0, batch: int = 16,
+                       closes: np.ndarray | None = None) -> np.ndarray:
         """Price paths ``[len(origins), samples, pred_len, 5]`` from a feature array ``[T, 5]`` (model features,
-        :func:`bars_to_features`) at forecast origins (index of the last context bar)."""
+        :func:`bars_to_features`) at forecast origins (index of the last context bar). ``closes [T]`` (the series'
+        closes) are needed with return features, to compound the paths from each origin's close."""
+        if self.config.features == "return" and closes is None:
+            raise ValueError("origins_sample with return features needs closes=, the series' closes")
         lb = self.config.lookback
         out = []
         for i in range(0, len(origins), batch):
@@ -285,7 +333,7 @@ class KlinePredictor:
             z, stats = normalize(features[idx], lb, clip=self.config.clip)
             cidx = np.minimum(o[:, None] + np.arange(-lb + 1, pred_len + 1)[None, :], len(calendar) - 1)
             zp = self.sample_normalized(z, calendar[cidx], pred_len, samples, temperature, 1.0, seed + i)
-            out.append(self._to_bars(zp, stats, True))
+            out.append(self._to_bars(zp, stats, True, None if closes is None else np.asarray(closes)[o]))
         return np.concatenate(out)
 
     def calibrate(self, bars: pl.DataFrame, pred_len: int, levels=(0.8, 0.9), n_origins: int = 60,
@@ -296,7 +344,7 @@ class KlinePredictor:
         ``ceil((n + 1) level) / n`` empirical quantile of E (CQR, Romano et al. 2019). Returns and stores
         ``{level: adjustment [pred_len]}``."""
         bars = bars.sort("timestamp")
-        feats = bars_to_features(bars.select(FEATURES).to_numpy(), self.config.log_volume)
+        feats = self._features(bars.select(FEATURES).to_numpy())
         cal = calendar_features(bars["timestamp"])
         lb = self.config.lookback
         last = len(feats) - 1 - pred_len
@@ -304,8 +352,8 @@ class KlinePredictor:
             raise DataValidationError(f"calibration span has {len(feats)} bars; need more than lookback + "
                                       f"pred_len = {lb + pred_len}", rule="too_short_lookback")
         origins = np.unique(np.linspace(lb - 1, last, n_origins).astype(int))
-        paths = self.origins_sample(feats, cal, origins, pred_len, samples, seed)
         closes = bars["close"].to_numpy()
+        paths = self.origins_sample(feats, cal, origins, pred_len, samples, seed, closes=closes)
         y = np.log(closes[origins[:, None] + np.arange(1, pred_len + 1)] / closes[origins][:, None])
         n = len(origins)
         self.calibration = {}

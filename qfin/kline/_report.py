@@ -108,6 +108,59 @@ def write_forecast_report(path: str | Path, forecast: KlineForecast, context: pl
     return report.write_page(path, document, {path.with_suffix(".png").name: png})
 
 
+def evaluation_png(name: str, result: dict) -> bytes | None:
+    """PNG bytes of one series' evaluation: a fan chart (context, sample paths and bands at the last origin),
+    calibrated coverage by horizon step, the PIT histogram, and forecast vs realized volatility over the origins.
+    None when the result holds none of those (an older evaluation.json)."""
+    series, by_step, pit = result.get("series"), result.get("coverage_by_step"), result.get("pit_histogram")
+    if not series or not by_step or pit is None:
+        return None
+    fig = report.new_figure(12, 8)
+    axes = fig.subplots(2, 2)
+    fan = series["fan"]
+    ax = axes[0, 0]
+    n_ctx, h = len(fan["context"]), len(fan["future"])
+    x_ctx, x_fut = np.arange(-n_ctx + 1, 1), np.arange(1, h + 1)
+    ax.plot(x_ctx, fan["context"], color="black", lw=1.2, label="close")
+    ax.plot(x_fut, fan["future"], color="black", lw=1.2, ls="--", label="realized")
+    for p in fan["paths"]:
+        ax.plot(x_fut, p, color="tab:blue", lw=0.4, alpha=0.35)
+    bands, qs = np.asarray(fan["bands"]), fan["quantiles"]
+    for (i, j), alpha in (((0, 6), 0.15), ((1, 5), 0.25), ((2, 4), 0.35)):
+        ax.fill_between(x_fut, bands[i], bands[j], color="tab:orange", alpha=alpha,
+                        label=f"{qs[i]:.0%}-{qs[j]:.0%}")
+    ax.plot(x_fut, bands[3], color="tab:red", lw=1.2, label="median")
+    ax.set_title(report.figure_text(f"{name}: fan chart from {fan['origin']} (raw bands)"))
+    ax.set_xlabel("bars from the origin")
+    ax.legend(fontsize=7, loc="upper left")
+    ax = axes[0, 1]
+    for level, cov in by_step.items():
+        line = ax.plot(np.arange(1, len(cov) + 1), cov, marker="o", ms=3, label=f"{float(level):.0%} calibrated")
+        ax.axhline(float(level), color=line[0].get_color(), ls=":", lw=1)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("horizon step")
+    ax.set_title(report.figure_text("coverage by horizon (dotted: nominal)"))
+    ax.legend(fontsize=8)
+    ax = axes[1, 0]
+    counts = np.asarray(pit, dtype=float)
+    ax.bar(np.arange(10) / 10 + 0.05, counts / max(counts.sum(), 1), width=0.09, color="tab:blue")
+    ax.axhline(0.1, color="black", ls=":", lw=1)
+    ax.set_title(report.figure_text("PIT histogram of cumulative returns (flat = calibrated)"))
+    ax = axes[1, 1]
+    t = np.arange(len(series["realized"]))
+    ax.plot(t, series["realized"], color="black", lw=1.4, label="realized")
+    for key, label in (("vol_kline", "K-line (median path)"), ("vol_garch11", "GARCH(1,1)"), ("vol_har_rv", "HAR-RV"),
+                       ("vol_range", "Garman-Klass")):
+        if key in series:
+            ax.plot(t, series[key], lw=0.9, label=label)
+    ticks = t[:: max(len(t) // 6, 1)]
+    ax.set_xticks(ticks, [series["timestamps"][i] for i in ticks], fontsize=7)
+    ax.set_title(report.figure_text("forecast vs realized volatility over the horizon"))
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return report.png_bytes(fig, dpi=100)
+
+
 def write_evaluation_report(out_dir: str | Path, results: Mapping[str, dict], *, title: str = "K-line evaluation",
                             notes: Mapping[str, object] | None = None) -> Path:
     """Write ``out_dir/evaluation.html``: tables of :func:`qfin.kline.evaluate_kline` results, one row per series.
@@ -128,6 +181,10 @@ def write_evaluation_report(out_dir: str | Path, results: Mapping[str, dict], *,
         return result
 
     items = list(results.items())
+    pngs = {n: png for n, r in items if (png := evaluation_png(n, r)) is not None}
+    figures = {f"evaluation-{i}.png": png for i, png in enumerate(pngs.values())}
+    images = [report.image(png, f"evaluation figures of {n}", f"{n}: fan chart, coverage by horizon, PIT "
+                           "histogram, forecast vs realized volatility") for n, png in pngs.items()]
     forecasters = list(dict.fromkeys(k for _, r in items for k in (get(r, "volatility") or {})))
     levels = list(dict.fromkeys(k for _, r in items for k in (get(r, "coverage") or {})))
     facts = ("std", "excess_kurtosis", "abs_acf_1_5", "leverage")
@@ -158,5 +215,6 @@ def write_evaluation_report(out_dir: str | Path, results: Mapping[str, dict], *,
         report.table([[n, kind, *(get(r, "generation", kind, f) for f in facts)]
                       for n, r in items for kind in ("real", "generated")],
                      ["series", "returns", "std", "excess kurtosis", "|r| autocorrelation 1-5",
-                      "leverage corr(r, |r+1|)"]))
-    return report.write_page(Path(out_dir) / "evaluation.html", document)
+                      "leverage corr(r, |r+1|)"]),
+        *([report.heading("Figures")] + images if images else []))
+    return report.write_page(Path(out_dir) / "evaluation.html", document, figures if images else None)

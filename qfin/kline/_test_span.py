@@ -11,10 +11,12 @@ import polars as pl
 
 from ..errors import SpecError
 
-__all__ = ["EVALUATION_ROWS", "evaluate_checkpoint", "evaluation_cell", "save_evaluation"]
+__all__ = ["EVALUATION_ROWS", "evaluate_checkpoint", "evaluation_cell", "evaluation_datasets", "save_evaluation"]
 
 EVALUATION_ROWS = (
     ("vol MAE kline", ("volatility", "kline", "mae")), ("vol MAE GARCH(1,1)", ("volatility", "garch11", "mae")),
+    ("vol MAE HAR-RV", ("volatility", "har_rv", "mae")),
+    ("vol MAE range (Garman-Klass)", ("volatility", "range", "mae")),
     ("vol MAE persistence", ("volatility", "persistence", "mae")),
     ("vol MAE trailing", ("volatility", "trailing", "mae")), ("vol R^2 kline", ("volatility", "kline", "r2")),
     ("return IC", ("return", "ic")), ("return RankIC", ("return", "rank_ic")),
@@ -38,10 +40,16 @@ def evaluation_cell(result: dict, keys: tuple[str, ...]) -> str:
     return str(result) if isinstance(result, int) else f"{result:.4g}"
 
 
-def evaluate_checkpoint(checkpoint: str | Path, datasets: list[str] | None = None, pred_len: int | None = None,
+def evaluation_datasets(config) -> list[str]:
+    """The series a checkpoint is evaluated on by default: its training datasets, then its held-out ones."""
+    return [*config.datasets, *config.held_out]
+
+
+def evaluate_checkpoint(checkpoint, datasets: list[str] | None = None, pred_len: int | None = None,
                         samples: int = 64, seed: int | None = None,
                         on_series: Callable[[str, float], object] | None = None) -> dict[str, dict]:
-    """``{series: evaluate_kline result}`` for each of ``datasets`` (default: the config's): intervals calibrated
+    """``{series: evaluate_kline result}`` for each of ``datasets`` (default: :func:`evaluation_datasets`) of
+    ``checkpoint`` (a folder, a shipped name such as ``"small"``, or a :class:`KlinePredictor`): intervals calibrated
     on the validation span, forecasts from origins in the test span, both cut by :func:`qfin.data.time_split`
     at the config's ``train_end`` / ``validation_end``. ``pred_len`` and ``seed`` default to the config's;
     ``on_series(name, seconds)`` is called after each series."""
@@ -50,12 +58,12 @@ def evaluate_checkpoint(checkpoint: str | Path, datasets: list[str] | None = Non
     from ._inputs import select_bars
     from ._predictor import KlinePredictor
 
-    predictor = KlinePredictor.from_checkpoint(checkpoint)
+    predictor = checkpoint if isinstance(checkpoint, KlinePredictor) else KlinePredictor.load(checkpoint)
     cfg = predictor.config
     pred_len = pred_len or cfg.horizon
     seed = cfg.seed if seed is None else seed
     results = {}
-    for name in datasets or cfg.datasets:
+    for name in datasets or evaluation_datasets(cfg):
         t0 = time.perf_counter()
         bars, _ = select_bars(dataset=name)
         ts = bars["timestamp"].cast(pl.Datetime("us")).to_numpy()

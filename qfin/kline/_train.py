@@ -46,10 +46,27 @@ class TrainResult:
 def build_corpus(config: KlineTrainConfig) -> KlineCorpus:
     """The corpus a config names: shipped datasets, split in time, plus its synthetic GARCH K-lines."""
     corpus = KlineCorpus.from_datasets(config.datasets, config.train_end, config.validation_end,
-                                       log_volume=config.log_volume)
+                                       log_volume=config.log_volume, kind=config.features)
     if config.synthetic_garch_paths:
         corpus.add_synthetic_garch(config.synthetic_garch_paths, config.synthetic_garch_steps, seed=config.seed)
+    if config.synthetic_paths:
+        corpus.add_synthetic(config.synthetic_paths, config.synthetic_bars, config.synthetic_models,
+                             seed=config.seed, substeps=config.synthetic_substeps)
     return corpus
+
+
+def lr_at(config: KlineTrainConfig, step: int, steps: int) -> float:
+    """Learning rate of update ``step`` (0-based) of a stage of ``steps``: linear warm-up over ``warmup_steps``,
+    then constant or cosine down to 10% of ``lr`` at the last step. A function of the step alone, so a resumed
+    run follows the same schedule."""
+    import math
+
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    if config.lr_schedule == "constant":
+        return config.lr
+    frac = (step - config.warmup_steps) / max(steps - config.warmup_steps, 1)
+    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
 
 
 CHECKPOINT_FILES = ("config.json", "tokenizer.pt", "model.pt", "optimizer.pt", "progress.json")
@@ -95,19 +112,25 @@ def _load_state(module: torch.nn.Module, path: Path, what: str) -> None:
     except Exception as exc:  # damaged or foreign file; torch's own message would suggest weights_only=False
         raise CheckpointError(f"{path}: not a readable {what} state dict ({type(exc).__name__}); expected the "
                               "tensors torch.save wrote for `qfin kline train`") from None
+    load_state_dict(module, state, str(path), what)
+
+
+def load_state_dict(module: torch.nn.Module, state: object, where: str, what: str) -> None:
+    """Load ``state`` into ``module``; one :class:`CheckpointError` line for a non-dict, non-finite weights or
+    weights of another shape (``where`` names the file)."""
     if not isinstance(state, dict):
-        raise CheckpointError(f"{path}: holds a {type(state).__name__}, not a {what} state dict")
+        raise CheckpointError(f"{where}: holds a {type(state).__name__}, not a {what} state dict")
     bad = [k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point() and not bool(
         torch.isfinite(v).all())]
     if bad:
         more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
-        raise CheckpointError(f"{path}: the {what} weights hold NaN or infinite values ({bad[0]}{more}); the run "
+        raise CheckpointError(f"{where}: the {what} weights hold NaN or infinite values ({bad[0]}{more}); the run "
                               "that wrote them diverged: retrain with a lower lr, or load an earlier checkpoint")
     try:
         module.load_state_dict(state)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0:3]
-        raise CheckpointError(f"{path}: the {what} weights do not fit the config ({' '.join(first)}); "
+        raise CheckpointError(f"{where}: the {what} weights do not fit the config ({' '.join(first)}); "
                               f"the checkpoint was made with another config") from None
 
 
@@ -155,13 +178,14 @@ def encode_windows(tokenizer: KlineTokenizer, windows: Windows, batch: int = 512
 
 def train_kline(config: KlineTrainConfig, out_dir: str | Path | None = None, resume: bool = True,
                 progress: bool = True, corpus: KlineCorpus | None = None, stop_after: int | None = None,
-                device: str | torch.device = "cpu") -> TrainResult:
+                device: str | torch.device = "cpu", time_limit: float | None = None) -> TrainResult:
     """Train the tokenizer (``config.tokenizer_steps`` updates), then the model (``config.model_steps``) on the
     train windows; checkpoint to ``out_dir`` every ``checkpoint_every`` steps and at each stage's end.
 
     ``resume=True`` continues from ``out_dir`` if it holds a checkpoint of the same config (another config
     raises :class:`CheckpointError`). ``stop_after`` ends the call after that many updates in this call (an
-    interruption, for tests and for time-boxed runs). ``progress`` shows a rich progress bar. ``device``
+    interruption, for tests and for time-boxed runs); ``time_limit`` (seconds) does the same on the wall clock,
+    checkpointing first, so the same call again resumes. ``progress`` shows a rich progress bar. ``device``
     (e.g. ``"cuda"``) is where the updates run; checkpoints and the returned networks are on the CPU.
     """
     device = check_device(device)
@@ -187,7 +211,15 @@ def train_kline(config: KlineTrainConfig, out_dir: str | Path | None = None, res
                               "replaced by the first checkpoint: choose another --out, or an empty folder")
 
     corpus = corpus if corpus is not None else build_corpus(config)
-    train = corpus.windows("train", config.lookback, config.horizon, config.stride, config.clip)
+    import time
+
+    started = time.monotonic()
+    train_which, train_start = corpus.window_index("train", config.lookback + config.horizon, config.stride)
+
+    def train_batch(idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        z, cal = corpus.gather(train_which[idx], train_start[idx], config.lookback, config.horizon, config.clip)
+        return torch.from_numpy(z).to(device), torch.from_numpy(cal).to(device)
+
     val = corpus.windows("validation", config.lookback, config.horizon, config.horizon, config.clip)
     done_here = 0
     tok.to(device)
@@ -220,21 +252,24 @@ def train_kline(config: KlineTrainConfig, out_dir: str | Path | None = None, res
             opt_state = None
         if stage == "model":
             tok.eval()
-            tr_c, tr_f = encode_windows(tok, train)
-            tr_cal = torch.from_numpy(train.calendar).to(device)
         net.train()
         bar = _progress(progress, f"kline {stage}", steps, state["step"])
         try:
             while state["step"] < steps:
-                if stop_after is not None and done_here >= stop_after:
+                if (stop_after is not None and done_here >= stop_after) or (
+                        time_limit is not None and time.monotonic() - started > time_limit):
                     checkpoint(opt)
                     return TrainResult(config, tok.cpu().eval(), model.cpu().eval(), state, out)
-                idx = torch.from_numpy(_batch(len(train), config.batch_size, config.seed, stage_id,
-                                              state["step"]))
+                z, cal = train_batch(_batch(len(train_start), config.batch_size, config.seed, stage_id,
+                                            state["step"]))
+                for group in opt.param_groups:
+                    group["lr"] = lr_at(config, state["step"], steps)
                 if stage == "tokenizer":
-                    loss, parts = tok.loss(torch.from_numpy(train.z)[idx].to(device))
+                    loss, parts = tok.loss(z)
                 else:
-                    loss, parts = model.loss(tr_c[idx], tr_f[idx], tr_cal[idx])
+                    with torch.no_grad():
+                        c, f = tok.encode(z)
+                    loss, parts = model.loss(c, f, cal)
                 if not bool(torch.isfinite(loss)):
                     raise diverged(stage, steps, f"the loss ({loss.item()})")
                 opt.zero_grad(set_to_none=True)

@@ -7,6 +7,8 @@
 - :func:`merton_jump`: Merton jump-diffusion (exact steps).
 - :func:`hedging_pnl`: P&L of a short option hedged with the underlying (numpy or differentiable torch);
   :func:`hedging_step_pnl` its per-step increments.
+- :func:`simulate_klines`: daily OHLCV K-lines (GARCH, Heston, regime, jump) with intrabar sub-steps;
+  :func:`draw_kline_params` its per-path parameters.
 - :func:`regime_switching`: Markov regime-switching GBM; :func:`stationary_distribution` of its chain.
 - Payoffs of whole paths: :class:`Vanilla`, :class:`Spread`, :class:`Digital`, :class:`AsianOption`,
   :class:`LookbackOption`, :class:`BarrierOption`; :func:`check_payoff` for a user's callable.
@@ -20,10 +22,13 @@ from ._gbm import gbm
 from ._hedging import HedgingPnL, hedging_increment, hedging_pnl, hedging_step_pnl, hedging_terminal
 from ._heston import HestonParams, heston
 from ._jumps import merton_jump
+from ._klines import KLINE_MODELS, KLINE_PARAM_RANGES, draw_kline_params, simulate_klines
 from ._payoffs import AsianOption, BarrierOption, Digital, LookbackOption, Spread, Vanilla, check_payoff
 from ._regimes import regime_switching, stationary_distribution
 
 __all__ = [
+    "KLINE_MODELS",
+    "KLINE_PARAM_RANGES",
     "AsianOption",
     "BarrierOption",
     "Digital",
@@ -33,6 +38,7 @@ __all__ = [
     "Spread",
     "Vanilla",
     "check_payoff",
+    "draw_kline_params",
     "garch",
     "gbm",
     "hedging_increment",
@@ -42,5 +48,6 @@ __all__ = [
     "heston",
     "merton_jump",
     "regime_switching",
+    "simulate_klines",
     "stationary_distribution",
 ]
