@@ -48,4 +48,23 @@ def run_command(
     for row in summary.iter_rows():
         table.add_row(row[0], *(f"{v:.3f}" if v is not None else "-" for v in row[1:]))
     printer.print(table)
+    if result.risk is not None:
+        printer.print(_risk_table(result.risk, k))
     printer.print(f"report: {result.out_dir / 'report.html'}")
+
+
+def _risk_table(risk, k: int) -> Table:
+    """SharpeRatio@k per distributional estimator when selecting by mean, by CVaR and by the CVaR's lower bound."""
+    import polars as pl
+
+    part = risk.table.filter((pl.col("metric") == "sharpe_ratio_at_k") & (pl.col("k") == k))
+    criteria = part["criterion"].unique(maintain_order=True).to_list()
+    table = Table(title=f"SharpeRatio@{k} by selection criterion (CVaR at {risk.alpha:g}; means over datasets)",
+                  box=box.SIMPLE_HEAD)
+    table.add_column("estimator", no_wrap=True)
+    for criterion in criteria:
+        table.add_column(criterion, justify="right", no_wrap=True)
+    for est in part["estimator"].unique(maintain_order=True).to_list():
+        cells = {r["criterion"]: r["mean"] for r in part.filter(pl.col("estimator") == est).iter_rows(named=True)}
+        table.add_row(est, *(f"{cells[c]:.3f}" if cells.get(c) is not None else "-" for c in criteria))
+    return table

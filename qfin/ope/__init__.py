@@ -20,10 +20,14 @@ among them.
   :func:`dr_cdf`; :func:`confidence_interval` (t, bootstrap, BCa, Hoeffding, empirical Bernstein);
   :func:`risk_estimates` (mean and CVaR with bootstrap bounds per estimator), :func:`bound_coverage` (coverage by
   simulation); :func:`assess_risk_selection` (top-k metrics when selecting by CVaR or by lower bounds).
+- Portfolio candidates: :class:`AllocatorMenu` (the classical allocators of :data:`ALLOCATORS` as PortfolioEnv's
+  action menu), :class:`PreferPolicy`, :class:`MixPolicy`; specs with ``[menu]`` and ``[risk]``
+  (``models/ope/portfolio.toml``).
 - A testbed with exact values: :class:`TabularMDP`, :func:`random_tabular_mdp`, :func:`softmax_policy`,
   :func:`epsilon_greedy_policy`, :func:`rollout`.
 """
 
+from qfin.ope._allocators import ALLOCATORS, AllocatorMenu, MixPolicy, PreferPolicy, allocate
 from qfin.ope._bounds import BOUND_METHODS, confidence_interval
 from qfin.ope._cdf_models import CDFModel, FittedCDFModel, cdf_thresholds, dm_cdf, dr_cdf, fit_cdf_model, project_cdf
 from qfin.ope._distributional import CDF_METHODS, ReturnCDF, kolmogorov_distance, return_cdf, weighted_cdf
@@ -86,6 +90,7 @@ __all__ = [
     "Episodes", "run_episodes", "log_episodes", "policy_returns", "policy_values", "truth_table",
     "TabularMDP", "random_tabular_mdp", "softmax_policy", "epsilon_greedy_policy", "rollout",
     "ReturnCDF", "return_cdf", "weighted_cdf", "kolmogorov_distance", "confidence_interval", "BOUND_METHODS",
+    "ALLOCATORS", "AllocatorMenu", "PreferPolicy", "MixPolicy", "allocate",
     "RISK_COLUMNS", "bound_coverage", "cdf_terms", "risk_estimates", "CRITERIA", "assess_risk_selection",
     "CDF_METHODS", "CDFModel", "FittedCDFModel", "cdf_thresholds", "dm_cdf", "dr_cdf", "fit_cdf_model", "project_cdf",
 ]

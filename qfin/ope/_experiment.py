@@ -22,10 +22,18 @@ Spec keys (unknown keys are errors)::
     [truth]     n_episodes, seed
     [estimators] names = ["dm", "tis", "pdis", "dr", "sntis", "snpdis", "sndr"], features = "quadratic"
     [assessment] ks, n_bootstrap, level, safety_threshold, seed
+    [menu]      allocators = ["cash", "equal_weight", "inverse_vol", "min_variance", "momentum"]  # PortfolioEnv
+    [risk]      alpha = 0.05, estimators = ["tis", "sntis", "dm", "dr"], level, n_bootstrap, thresholds, seed
 
 A policy is ``kind`` plus its keys: ``delta`` (vol, put), ``band`` (vol, put, band), ``constant`` (hedge),
 ``uniform``, ``agent`` (path: a trained qfin agent on the same menu); every kind but uniform takes the noise keys
-``temperature`` and ``epsilon`` (:mod:`qfin.ope._policies`), agents only ``epsilon``.
+``temperature`` and ``epsilon`` (:mod:`qfin.ope._policies`), agents only ``epsilon``. On ``qfin/Portfolio-v0``
+the ``[menu]`` of classical allocators is the action set (:mod:`qfin.ope._allocators`) and policies are
+``allocator`` (prefer, epsilon), ``mix`` (probabilities = {allocator = p, ...}) or ``uniform``.
+
+With ``[risk]`` the run also estimates each candidate's return CDF by the distributional estimators, its mean and
+CVaR at ``alpha`` with bootstrap bounds, and scores selection by mean, by CVaR and by the CVaR's lower bound
+(:mod:`qfin.ope._risk_experiment`); the report gains that section and ``risk_*.parquet`` / ``risk_*.png``.
 """
 
 from __future__ import annotations
@@ -39,14 +47,17 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from qfin.data import check_memory, check_output_dir, config_hash, staged_output, strict_json
-from qfin.envs import EnvPreset, load_preset, make_env
+from qfin.envs import EnvPreset, load_preset
 from qfin.errors import SpecError
 from qfin.progress import progress_bar
 from qfin.specs import parse_model, read_toml
 
+from ._allocators import MenuPreset
+from ._allocators import make_menu_env as make_env  # qfin.envs.make_env, wrapped in the allocator menu if any
 from ._estimators import _MODEL_BASED, ESTIMATORS, estimate_all, fitted_q_evaluation
 from ._logged import save_logged
 from ._policy_specs import PolicySpec, build_policy
+from ._risk_experiment import RiskResult, RiskSpec, assess_risk, risk_report_parts
 from ._rollout import log_episodes, policy_returns, truth_table
 from ._selection import assess_estimators, write_report
 
@@ -81,6 +92,10 @@ class AssessmentSpec(_Strict):
     seed: int = 0
 
 
+class MenuSpec(_Strict):
+    allocators: list[str] = Field(min_length=2)
+
+
 class OPESpec(_Strict):
     title: str = "Off-policy selection"
     gamma: float = Field(1.0, ge=0, le=1)
@@ -91,6 +106,8 @@ class OPESpec(_Strict):
     truth: TruthSpec = TruthSpec()
     estimators: EstimatorSpec = EstimatorSpec()
     assessment: AssessmentSpec = AssessmentSpec()
+    menu: MenuSpec | None = None
+    risk: RiskSpec | None = None
 
 
 def load_ope_spec(path: str | Path) -> tuple[OPESpec, Path]:
@@ -119,9 +136,15 @@ def load_ope_spec(path: str | Path) -> tuple[OPESpec, Path]:
 
 def _preset(spec: OPESpec, base: Path) -> EnvPreset:
     preset = load_preset(base / spec.env) if isinstance(spec.env, str) else spec.env
+    if spec.menu is not None:
+        if preset.id != "qfin/Portfolio-v0" or preset.actions is not None:
+            raise SpecError(f"menu: an allocator menu is the action set of qfin/Portfolio-v0 without env.actions; "
+                            f"the env is {preset.id}" + (" with actions" if preset.actions is not None else ""))
+        return MenuPreset(**preset.model_dump(), menu=list(spec.menu.allocators))
     if preset.actions is None:
         raise SpecError("env: off-policy evaluation needs a finite action menu; add actions = [...] to the env "
-                        "(e.g. hedge ratios [0.0, 0.25, 0.5, 0.75, 1.0])")
+                        "(e.g. hedge ratios [0.0, 0.25, 0.5, 0.75, 1.0]), or on qfin/Portfolio-v0 a [menu] of "
+                        "allocators")
     return preset
 
 
@@ -135,12 +158,14 @@ def _quadratic_features(state: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class OPERun:
     """What a run produced: the true values (candidate, value, stderr; the behavior as ``behavior``), every
-    estimate (dataset, candidate, estimator, value, stderr), the assessment table, and the output folder."""
+    estimate (dataset, candidate, estimator, value, stderr), the assessment table, the output folder, and with
+    ``[risk]`` the risk estimates and their assessment (:class:`~qfin.ope._risk_experiment.RiskResult`)."""
 
     truth: pl.DataFrame
     estimates: pl.DataFrame
     table: pl.DataFrame
     out_dir: Path | None
+    risk: RiskResult | None = None
 
 
 def _policies(spec: OPESpec, base: Path):
@@ -228,6 +253,17 @@ def run_ope_experiment(spec: str | Path | OPESpec, out_dir: str | Path | None = 
     table = assess_estimators(estimates, {c: truth[c][0] for c in candidates}, truth["behavior"][0], ks=a.ks,
                               safety_threshold=a.safety_threshold, n_bootstrap=a.n_bootstrap, level=a.level,
                               seed=a.seed)
+    risk = None
+    if spec.risk is not None:
+        r = spec.risk
+
+        def features(data):
+            return _quadratic_features(data.state) if spec.estimators.features == "quadratic" else None
+
+        with progress_bar(len(datasets), "risk estimates (return CDFs)", progress) as tick:
+            risk = assess_risk(datasets, list(candidates), returns, estimators=r.estimators, alpha=r.alpha,
+                               level=r.level, n_bootstrap=r.n_bootstrap, n_thresholds=r.thresholds, seed=r.seed,
+                               features=features, ks=a.ks, assess_bootstrap=a.n_bootstrap, progress=tick)
     out = None
     if out_dir is not None:
         notes = (f"{len(candidates)} candidates, {spec.logging.n_datasets} logged datasets of "
@@ -237,7 +273,9 @@ def run_ope_experiment(spec: str | Path | OPESpec, out_dir: str | Path | None = 
                  f"{max(s for c, (_, s) in truth.items() if c != 'behavior'):.2g}; {resolved} of {gaps.height} "
                  "adjacent true values differ by more than 2 paired s.e.")
         with staged_output(out_dir, "ope", spec_hash=config_hash(spec)) as staging:
-            write_report(staging, table, title=spec.title, notes=notes, truth=truth_frame)
+            parts, files = risk_report_parts(risk) if risk is not None else ([], {})
+            write_report(staging, table, title=spec.title, notes=notes, truth=truth_frame, extra_parts=parts,
+                         extra_files=files)
             truth_frame.write_parquet(staging / "truth.parquet")
             estimates.write_parquet(staging / "estimates.parquet")
             (staging / "logged").mkdir()
@@ -246,4 +284,4 @@ def run_ope_experiment(spec: str | Path | OPESpec, out_dir: str | Path | None = 
             (staging / OUTPUT_MARKER).write_text(strict_json(
                 {"spec": spec.model_dump(mode="json"), "truth": truth_frame.to_dicts()}))
         out = Path(out_dir)
-    return OPERun(truth_frame, estimates, table, out)
+    return OPERun(truth_frame, estimates, table, out, risk)

@@ -11,10 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from qfin.errors import SpecError
 
+from ._allocators import MixPolicy, PreferPolicy
 from ._policies import AgentPolicy, BandHedge, ConstantHedge, DeltaHedge, MenuPolicy, UniformPolicy
 
-__all__ = ["AgentPolicySpec", "BandPolicySpec", "ConstantPolicySpec", "DeltaPolicySpec", "PolicySpec",
-           "UniformPolicySpec", "build_policy"]
+__all__ = ["AgentPolicySpec", "AllocatorPolicySpec", "BandPolicySpec", "ConstantPolicySpec", "DeltaPolicySpec",
+           "MixPolicySpec", "PolicySpec", "UniformPolicySpec", "build_policy"]
 
 _HEDGING_ENV = "qfin/Hedging-v0"
 
@@ -66,15 +67,49 @@ class AgentPolicySpec(_Policy):
     epsilon: float = 0.0
 
 
-PolicySpec = Annotated[DeltaPolicySpec | BandPolicySpec | ConstantPolicySpec | UniformPolicySpec | AgentPolicySpec,
-                       Field(discriminator="kind")]
+class AllocatorPolicySpec(_Policy):
+    """Rebalance to the allocator ``prefer`` of the spec's ``[menu]`` (``epsilon``: uniform over the menu)."""
+
+    kind: Literal["allocator"]
+    prefer: str
+    epsilon: float = 0.0
+
+
+class MixPolicySpec(_Policy):
+    """Choose allocator a of the ``[menu]`` with probability ``probabilities[a]`` (a table name -> probability;
+    allocators left out get 0)."""
+
+    kind: Literal["mix"]
+    probabilities: dict[str, float]
+
+
+PolicySpec = Annotated[DeltaPolicySpec | BandPolicySpec | ConstantPolicySpec | UniformPolicySpec | AgentPolicySpec
+                       | AllocatorPolicySpec | MixPolicySpec, Field(discriminator="kind")]
+
+
+def _menu_policy(p: AllocatorPolicySpec | MixPolicySpec, values: np.ndarray, menu: list[str] | None) -> MenuPolicy:
+    where = f"policy {p.name or 'behavior'!r}"
+    if menu is None:
+        raise SpecError(f"{where}: kind {p.kind!r} chooses among allocators; add [menu] allocators = [...] "
+                        "(on qfin/Portfolio-v0)")
+    if isinstance(p, AllocatorPolicySpec):
+        if p.prefer not in menu:
+            raise SpecError(f"{where}: prefer = {p.prefer!r} is not in the menu; accepted: {menu}")
+        return PreferPolicy(values=values, prefer=menu.index(p.prefer), epsilon=p.epsilon)
+    unknown = sorted(set(p.probabilities) - set(menu))
+    if unknown:
+        raise SpecError(f"{where}: probabilities name {unknown}, not in the menu; accepted: {menu}")
+    return MixPolicy(values=values, probabilities=tuple(float(p.probabilities.get(m, 0.0)) for m in menu))
 
 
 def build_policy(p: PolicySpec, values: np.ndarray, env_id: str, base: Path) -> MenuPolicy:
-    """The policy ``p`` describes on the menu ``values`` of the environment ``env_id``."""
+    """The policy ``p`` describes on the menu ``values`` of the environment ``env_id`` (an allocator menu's
+    values, :class:`~qfin.ope._allocators.MenuValues`, name the allocators that kinds allocator and mix choose)."""
     if isinstance(p, DeltaPolicySpec | ConstantPolicySpec) and env_id != _HEDGING_ENV:
         raise SpecError(f"policy {p.name or 'behavior'!r}: kind {p.kind!r} reads HedgingEnv observations; the env "
-                        f"is {env_id} (use uniform or agent)")
+                        f"is {env_id} (use uniform, allocator, mix or agent)")
+    if isinstance(p, AllocatorPolicySpec | MixPolicySpec):
+        return _menu_policy(p, values, getattr(values, "names", None))
     if isinstance(p, BandPolicySpec):
         return BandHedge(values=values, vol=p.vol, put=p.put, band=p.band, temperature=p.temperature,
                          epsilon=p.epsilon)

@@ -177,12 +177,14 @@ def _fmt(mean: float, low: float, high: float) -> report.Html:
 
 
 def write_report(out_dir: str | os.PathLike, table: pl.DataFrame, *, title: str = "Off-policy selection",
-                 notes: str = "", truth: pl.DataFrame | None = None) -> Path:
+                 notes: str = "", truth: pl.DataFrame | None = None, extra_parts: Sequence[object] = (),
+                 extra_files: Mapping[str, bytes] | None = None) -> Path:
     """Write ``metrics.parquet`` (the :func:`assess_estimators` table), ``topk.png`` (:func:`plot_topk`) and
     ``report.html`` (the figure embedded, one table of top-k metrics by k and one of the metrics without k, each
     cell "mean [low, high]"; with ``truth`` (candidate, value, stderr and optionally gap_to_next, gap_stderr) a
     table of the true values) into ``out_dir``; every file is rendered first and written atomically (all or
-    nothing, :func:`qfin.report.write_files`). Returns the HTML path."""
+    nothing, :func:`qfin.report.write_files`); ``extra_parts`` and ``extra_files`` (e.g. the risk section) go at
+    the end of the page and beside it. Returns the HTML path."""
     out = Path(out_dir)
     png = plot_topk(table, title=title)
     parquet = io.BytesIO()
@@ -219,8 +221,9 @@ def write_report(out_dir: str | os.PathLike, table: pl.DataFrame, *, title: str 
         parts += [report.heading("True policy values (on-policy rollouts)"),
                   report.table(rows, ["policy", "value", "s.e.", "gap to the next (paired s.e.)"], row_headers=True)]
     n = int(table["n_datasets"].max()) if table.height else 0
+    parts += list(extra_parts)
     parts.append(report.paragraph(f"Means over {n} logged datasets; brackets: percentile bootstrap interval over "
                                   "datasets.", css_class="note"))
     report.write_page(out / "report.html", report.page(title, *parts),
-                      {"metrics.parquet": parquet.getvalue(), "topk.png": png})
+                      {"metrics.parquet": parquet.getvalue(), "topk.png": png, **(extra_files or {})})
     return out / "report.html"
