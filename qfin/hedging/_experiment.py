@@ -9,6 +9,7 @@ with a ``[payoff]`` table or ``[[instruments]]`` runs :func:`qfin.hedging._claim
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import torch
 from ..data import check_output_dir, config_hash, staged_output, strict_json
 from ..data.simulate import HestonParams, hedging_pnl, heston
 from ..errors import TrainingDivergedError
+from ..progress import progress_bar
 from ..risk import entropic_risk, expected_shortfall, sharpe_ratio
 from ._baselines import (
     HedgingMarket,
@@ -34,8 +36,8 @@ from ._black_scholes import implied_vol
 from ._calibration import heston_from_history
 from ._config import ExperimentConfig
 from ._deep import (
-    LSTMHedger,
     hedge_with,
+    hedger_for,
     indifference_price,
     train_hedger,
 )
@@ -93,14 +95,16 @@ def _evaluate(test: HedgingMarket, premium: float, cfg: ExperimentConfig, hedge:
 
 
 def _fit_hedger(train: HedgingMarket, test: HedgingMarket, premium: float, cfg: ExperimentConfig, opt: str,
-                lr: float, seed: int) -> dict[str, Any]:
-    """One run of the comparison: the seed's initialisation trained with ``opt``, evaluated on the test bank."""
+                lr: float, seed: int, progress: Callable[[], None] | None = None) -> dict[str, Any]:
+    """One run of the comparison: the seed's initialisation trained with ``opt``, evaluated on the test bank
+    (``progress`` is called after every training iteration)."""
     hcfg = cfg.hedger
     torch.manual_seed(seed)
-    init = LSTMHedger(hcfg.hidden).state_dict()
+    init = hedger_for(train, hcfg).state_dict()  # the configured model (LSTM or MLP), the same for both optimisers
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a stop is raised by the caller, as one line
-        res = train_hedger(train, hcfg.replace(optimizer=opt, lr=lr, seed=seed), premium=premium, init=init)
+        res = train_hedger(train, hcfg.replace(optimizer=opt, lr=lr, seed=seed), premium=premium, init=init,
+                           progress=progress)
     if res.stopped:
         return {"stopped": res.stopped}
     hedge = hedge_with(res.model, test)
@@ -108,6 +112,15 @@ def _fit_hedger(train: HedgingMarket, test: HedgingMarket, premium: float, cfg: 
     metrics["indifference_price"] = indifference_price(res.model, test, hcfg)
     return {"stopped": None, "metrics": metrics, "losses": res.losses, "seconds": res.seconds, "hedge": hedge,
             "pnl": pnl}
+
+
+def _local_runs(train: HedgingMarket, test: HedgingMarket, premium: float, cfg: ExperimentConfig, tasks: list,
+                progress: bool) -> Iterator[dict[str, Any]]:
+    """The runs one after another in this process, under one progress bar of all their iterations."""
+    total = len(tasks) * cfg.hedger.iterations
+    with progress_bar(total, f"hedgers ({len(tasks)} runs: seeds x Adam, K-FAC)", enabled=progress) as advance:
+        for (_, _, opt, lr), seed in tasks:
+            yield _fit_hedger(train, test, premium, cfg, opt, lr, seed, advance)
 
 
 def hedger_run(config: tuple[ExperimentConfig, HestonParams, str, float], seed: int) -> dict[str, Any]:
@@ -132,7 +145,7 @@ def run_hedging_experiment(cfg: ExperimentConfig, out_dir: str | Path, params: H
     params = params or historical_heston()
     if cfg.payoff is not None or cfg.instruments:  # any claim, several instruments: qfin.hedging._claims
         from ._claims import run_claim_experiment
-        return run_claim_experiment(cfg, out_dir, params)
+        return run_claim_experiment(cfg, out_dir, params, progress=progress)
     hcfg = cfg.hedger
     train = _market(params, cfg, cfg.n_train, 10_000)
     test = _market(params, cfg, cfg.n_test, 20_000)
@@ -166,7 +179,7 @@ def run_hedging_experiment(cfg: ExperimentConfig, out_dir: str | Path, params: H
     tasks = [((cfg, params, opt, lr), seed) for seed in cfg.seeds
              for opt, lr in (("adam", cfg.adam_lr), ("kfac", cfg.kfac_lr))]
     if backend == "local" and n_workers == 1:  # in this process, on the paths already simulated
-        outcomes = (_fit_hedger(train, test, premium, cfg, opt, lr, seed) for (_, _, opt, lr), seed in tasks)
+        outcomes = _local_runs(train, test, premium, cfg, tasks, progress)
     else:
         from .. import parallel
 

@@ -102,3 +102,21 @@ def test_a_claim_experiment_writes_every_strategy_and_the_report(tmp_path):
     assert any(r["difference"] == "LSTM (kfac) - LSTM (adam)" for r in saved["paired"])
     html = (tmp_path / "run" / "report.html").read_text()
     assert html.count("data:image/png;base64") == 3 and "Paired differences" in html and "{&quot;" not in html
+
+
+def test_train_hedger_reports_progress_after_every_iteration():
+    from qfin.hedging import train_hedger
+
+    ticks = []
+    train_hedger(_small_market(), HedgerConfig(**BASE), progress=lambda: ticks.append(1))
+    assert len(ticks) == BASE["iterations"]
+
+
+@pytest.mark.slow
+def test_the_call_experiment_trains_the_mlp_when_asked(tmp_path):
+    from qfin.hedging import run_hedging_experiment
+
+    cfg = ExperimentConfig(maturity_days=5, n_train=256, n_test=128, seeds=(0,),
+                           hedger=HedgerConfig(iterations=2, batch_size=64, hidden=4, model="mlp", layers=2))
+    summary = run_hedging_experiment(cfg, tmp_path / "run", params=PARAMS, progress=True)
+    assert len(summary["runs"]["adam"]) == 1 and summary["strategies"]["LSTM (kfac)"]["std"] > 0
