@@ -305,7 +305,9 @@ class SmaGrid:
 def run_sma_grid(label: str, params: SmaCrossoverParams, fast: np.ndarray, slow: np.ndarray,
                  market: MarketPanel, first: int, last: int, spec: BacktestSpec) -> SmaGrid:
     """Run SMA crossover columns for every (fast[k], slow[k]) in one vectorised pass (also serves sweeps); the
-    other settings come from ``params`` (its own fast/slow are not used)."""
+    other settings come from ``params`` (its own fast/slow are not used). Without order keys the pinned
+    :func:`run_signals` runs them; with one the order simulator does (its run has the same [T, K] equity and
+    [K] turnover, costs and ruin bars; ``fills`` for ``trades``)."""
     costs = spec.costs
     if costs.buy is not None or costs.sell is not None or costs.slippage or costs.fixed:
         raise SpecError(f"strategy {label!r} (sma_crossover) takes costs.fee only "
@@ -324,8 +326,11 @@ def run_sma_grid(label: str, params: SmaCrossoverParams, fast: np.ndarray, slow:
     exposure = sma_crossover_exposure(close, fast, slow, long_short=params.long_short)
     # A position the signal already holds at the period start is entered at the first bar.
     open_ = None if market.open is None else market.open[first: last + 1, j]
+    orders = params.orders()
+    if not orders.plain:
+        return SmaGrid(fast, slow, sma_orders_run(label, exposure[first:], orders, market, j, first, last, spec))
     run = run_signals(close[first:], exposure[first:], open_=open_, execution=spec.execution, fee=costs.fee,
-                      integer_shares=params.integer_shares, initial_cash=spec.initial_cash)
+                      integer_shares=not orders.fractional, initial_cash=spec.initial_cash)
     return SmaGrid(fast, slow, run)
 
 
@@ -362,9 +367,7 @@ def _run_signal(label: str, params: SmaCrossoverParams, market: MarketPanel, fir
                                 spec.costs.fee, market.assets[j], timestamps)
         return StrategyRun(label, "signal", run.equity[:, 0], None, int(run.trades[0]), float(run.costs[0]),
                            float(run.turnover[0]), int(run.ruin_bar[0]), trades)
-    exposure = sma_crossover_exposure(market.close[: last + 1, j], params.fast, params.slow,
-                                      long_short=params.long_short)[first:, 0]
-    ordered = sma_orders_run(label, exposure, orders, market, j, first, last, spec)
+    ordered = grid.run
     trades = trades_frame(ordered.trades, label, [market.assets[j]], timestamps)
     return StrategyRun(label, "signal", ordered.equity[:, 0], None, int(ordered.fills[0]), float(ordered.costs[0]),
                        float(ordered.turnover[0]), int(ordered.ruin_bar[0]), trades)

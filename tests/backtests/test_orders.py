@@ -294,3 +294,21 @@ def test_nothing_up_to_a_bar_moves_when_later_bars_change(spx, execution):
     closed = base.trades[(base.trades[:, 3] <= t) & (base.trades[:, 9] != 4)]
     np.testing.assert_array_equal(closed, other.trades[: len(closed)])
     assert not np.array_equal(base.equity[t + 1:], other.equity[t + 1:])
+
+
+def test_a_fast_slow_sweep_keeps_the_stops_and_fractional_false_is_whole_shares():
+    from qfin.backtests import parse_spec, run_sweep
+
+    data = 'dataset = "sp500_index"\nstart = 2008-01-01\nend = 2012-12-31'
+    raw = _spec('kind = "sma_crossover"\nname = "s"\nsl_stop = 0.03\ntp_stop = 0.05', data=data)
+    sweep = run_sweep(parse_spec(raw), {"fast": [5, 10], "slow": [30, 40]}, progress=False)
+    assert sweep.vectorised
+    for row in sweep.rows:
+        point = dict(raw, strategies=[{**raw["strategies"][0], "fast": row["fast"], "slow": row["slow"]}])
+        alone = run_backtest(point, progress=False).metrics["s"]
+        assert row["total_return"] == pytest.approx(alone["total_return"], rel=1e-12)
+    plain = _spec('kind = "sma_crossover"\nname = "s"\nfractional = false', data=data)
+    whole = _spec('kind = "sma_crossover"\nname = "s"\ninteger_shares = true', data=data)
+    assert run_backtest(plain, progress=False).runs["s"].equity[-1] == \
+        run_backtest(whole, progress=False).runs["s"].equity[-1]
+    assert (run_backtest(plain, progress=False).trades["size"] % 1 == 0).all()
