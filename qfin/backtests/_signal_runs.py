@@ -71,7 +71,8 @@ def weights_trades(label: str, run: Any, panel: MarketPanel, first: int, last: i
     prices = close if execution == "close" else panel.open[first: last + 1]
     shares = run.weights[fills, 1:] * run.equity[fills, None] / close[fills]
     shares[np.abs(run.weights[fills, 1:]) < 1e-12] = 0.0
-    records = trades_from_fills(fills, shares, prices[fills], close[-1], len(close) - 1, *rates)
+    end = len(close) - 1 if run.ruin_bar < 0 else run.ruin_bar  # a ruined run's open trades end at its ruin bar
+    records = trades_from_fills(fills, shares, prices[fills], close[end], end, *rates)
     return trades_frame(records, label, panel.assets, timestamps)
 
 
