@@ -120,3 +120,26 @@ def test_the_call_experiment_trains_the_mlp_when_asked(tmp_path):
                            hedger=HedgerConfig(iterations=2, batch_size=64, hidden=4, model="mlp", layers=2))
     summary = run_hedging_experiment(cfg, tmp_path / "run", params=PARAMS, progress=True)
     assert len(summary["runs"]["adam"]) == 1 and summary["strategies"]["LSTM (kfac)"]["std"] > 0
+
+
+@pytest.mark.slow
+def test_every_experiment_key_changes_the_comparison(tmp_path):
+    """Each ExperimentConfig key, changed alone, changes the figures of the comparison (run_claim_experiment, which
+    run_hedging_experiment calls for a [payoff] or [[instruments]] config)."""
+    from qfin.hedging._claims import run_claim_experiment
+
+    base = dict(maturity_days=3, n_train=128, n_test=100, seeds=(0, 1), hedger=HedgerConfig(**BASE))
+    changes = {"maturity_days": 4, "n_train": 192, "n_test": 120, "strike": 101.0, "seeds": (0, 2), "adam_lr": 0.02,
+               "kfac_lr": 0.2, "ww_risk_aversion": 10.0, "payoff": {"kind": "asian"},
+               "instruments": [{"kind": "underlying"}, {"kind": "variance_swap"}],
+               "hedger": HedgerConfig(**{**BASE, "hidden": 6})}
+    assert set(changes) == set(ExperimentConfig.model_fields)
+
+    def figures(**change):
+        summary = run_claim_experiment(ExperimentConfig(**{**base, **change}), tmp_path / str(len(list(
+            tmp_path.iterdir()))), PARAMS)
+        return summary["strategies"]
+
+    reference = figures()
+    for key, value in changes.items():
+        assert figures(**{key: value}) != reference, key
