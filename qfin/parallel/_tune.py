@@ -148,6 +148,8 @@ def run_tune(job: IterativeJob, spec: TuneSpec, out_dir: str | Path, *, address:
     trials are kept as they are, unfinished ones go on from their last checkpoint. The spec must be the one the
     search was started with."""
     check_job(job, spec, where)
+    if spec.search == "optuna":
+        _import_optuna()  # before any work: one line if it is missing
     storage = tune_storage(out_dir)
     experiment = storage / "search"
     saved = storage / "spec.json"
@@ -187,14 +189,41 @@ def run_tune(job: IterativeJob, spec: TuneSpec, out_dir: str | Path, *, address:
                 trainable, param_space=search_space(spec),
                 tune_config=tune.TuneConfig(metric=spec.metric, mode=spec.mode, num_samples=spec.num_samples,
                                             scheduler=scheduler, max_concurrent_trials=spec.max_concurrent,
-                                            search_alg=BasicVariantGenerator(random_state=spec.seed)),
+                                            search_alg=_searcher(spec, BasicVariantGenerator)),
                 run_config=tune.RunConfig(name="search", storage_path=str(storage), verbose=0,
                                           callbacks=callbacks,
                                           failure_config=tune.FailureConfig(max_failures=spec.max_failures),
                                           checkpoint_config=tune.CheckpointConfig(num_to_keep=2)))
         grid = tuner.fit()
     del ray
-    return _collect(spec, grid, storage, job.metrics)
+    return _collect(spec, grid, storage, job.metrics, _unfinished(experiment))
+
+
+def _unfinished(experiment: Path) -> int:
+    """Trials the saved experiment state holds as not yet done (after SIGINT, Tune's in-memory trials read
+    TERMINATED; the state it saved on the way out still says PENDING or RUNNING)."""
+    from ray.tune import ExperimentAnalysis
+
+    return sum(trial.status not in ("TERMINATED", "ERROR") for trial in ExperimentAnalysis(str(experiment)).trials)
+
+
+def _searcher(spec: TuneSpec, basic: type) -> Any:
+    """Tune's random/grid generator seeded by the spec, or Optuna's TPE sampler (imported only when asked for)."""
+    if spec.search == "random":
+        return basic(random_state=spec.seed)
+    optuna = _import_optuna()
+    from ray.tune.search.optuna import OptunaSearch
+
+    return OptunaSearch(sampler=optuna.samplers.TPESampler(seed=spec.seed))
+
+
+def _import_optuna() -> Any:
+    try:
+        import optuna
+    except ImportError:
+        raise QfinError('search = "optuna" needs Optuna, which is not installed: pip install optuna (or use '
+                        'search = "random")') from None
+    return optuna
 
 
 class _Progress:
@@ -210,7 +239,7 @@ class _Progress:
         return Progress()
 
 
-def _collect(spec: TuneSpec, grid: Any, storage: Path, reported: tuple[str, ...]) -> TuneResult:
+def _collect(spec: TuneSpec, grid: Any, storage: Path, reported: tuple[str, ...], unfinished: int) -> TuneResult:
     import polars as pl
 
     params = list(spec.space)
@@ -224,7 +253,7 @@ def _collect(spec: TuneSpec, grid: Any, storage: Path, reported: tuple[str, ...]
                             **{m: float(record[m]) for m in reported if m in record}})
         values = [float(record[spec.metric]) for record in records]
         best = (min if spec.mode == "min" else max)(values) if values else None
-        rows.append({"trial_id": trial_id, **{p: result.config.get(p) for p in params},
+        rows.append({"trial_id": trial_id, **{p: (result.config or {}).get(p) for p in params},
                      spec.metric: values[-1] if values else None, f"best_{spec.metric}": best,
                      "iterations": len(values), "error": None if result.error is None else _one_line(result.error)})
     trials = pl.DataFrame(rows, infer_schema_length=None)
@@ -234,9 +263,8 @@ def _collect(spec: TuneSpec, grid: Any, storage: Path, reported: tuple[str, ...]
     best = ranked.row(0, named=True) if ranked.height else None
     iterations = (pl.DataFrame(history) if history
                   else pl.DataFrame(schema={"trial_id": pl.Utf8, ITERATION: pl.Int64, spec.metric: pl.Float64}))
-    finished = grid.num_terminated + grid.num_errors
     return TuneResult(spec, trials.sort(spec.metric, descending=spec.mode == "max", nulls_last=True), iterations,
-                      params, best, finished < len(grid), storage)
+                      params, best, unfinished > 0, storage)
 
 
 def _one_line(error: BaseException) -> str:

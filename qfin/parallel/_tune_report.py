@@ -63,9 +63,11 @@ def _curves(result: Any) -> bytes:
         rows = history.filter(history["trial_id"] == trial_id).sort("iteration")
         bold = trial_id == best_id
         axes.plot(rows["iteration"].to_list(), rows[spec.metric].to_list(), lw=2.2 if bold else 0.9,
+                  marker="o", ms=4 if bold else 3,  # a trial stopped after one iteration is one point
                   color="#c0392b" if bold else "#8a9ba8", alpha=1.0 if bold else 0.6,
                   label=figure_text(f"best: {trial_id}") if bold else None, zorder=3 if bold else 1)
     axes.set_xlabel("iteration")
+    axes.xaxis.get_major_locator().set_params(integer=True)
     axes.set_ylabel(figure_text(spec.metric))
     if best_id is not None:
         axes.legend(loc="best")

@@ -7,6 +7,7 @@
     mode = "min"                # or "max"
     num_samples = 8             # draws of the random parameters (each grid point is run num_samples times)
     scheduler = "asha"          # or "fifo" (every trial runs to the end)
+    search = "random"           # or "optuna" (Optuna's TPE sampler; needs `pip install optuna`, no grid)
     max_iterations = 8          # the job's iterations per trial (ASHA's max_t)
     grace_period = 2            # ASHA: iterations before a trial may be stopped
     reduction_factor = 2        # ASHA: keep the best 1/reduction_factor at each rung
@@ -58,6 +59,7 @@ class TuneSpec(BaseModel):
     mode: Literal["min", "max"] = "max"
     num_samples: int = Field(1, ge=1)
     scheduler: Literal["asha", "fifo"] = "fifo"
+    search: Literal["random", "optuna"] = "random"
     max_iterations: int = Field(1, ge=1)
     grace_period: int = Field(1, ge=1)
     reduction_factor: int = Field(2, ge=2)
@@ -74,6 +76,9 @@ def load_tune_spec(path: str | Path) -> tuple[TuneSpec, Path]:
     spec = parse_model(TuneSpec, read_toml(path, "tune spec"), path)
     for name, dimension in spec.space.items():
         check_dimension(f"space.{name}", dimension)
+    grids = [name for name, d in spec.space.items() if d.type == "grid"]
+    if spec.search == "optuna" and grids:
+        raise SpecError(f"{path}: space.{grids[0]}: a grid needs search = \"random\"; with optuna use a choice")
     clash = sorted(set(spec.space) & set(spec.config))
     if clash:
         raise SpecError(f"{path}: space.{clash[0]} is also set in [config]; give each key in one of them")

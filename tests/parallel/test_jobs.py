@@ -67,3 +67,24 @@ def test_addresses_parse(address, expected):
 def test_bad_addresses_are_one_line(address):
     with pytest.raises(QfinError, match="--address"):
         parse_address(address)
+
+
+@pytest.mark.slow  # ~17 s: the command loads the market and imports Ray first
+def test_the_command_line_says_so_in_one_line_and_writes_nothing(tmp_path):
+    import os
+    import subprocess
+
+    (tmp_path / "ivol.toml").write_text(
+        'name = "ivol"\n[data]\ndataset = "sp500_stocks"\nstart = 2012-01-01\nend = 2012-12-31\n'
+        'assets = ["AAPL", "KO"]\n[[strategies]]\nkind = "inverse_volatility"\nlookback = 20\n')
+    port = _closed_port()
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "qfin", "sweep", "ivol.toml", "--grid", "lookback=20,40",
+                             "--backend", "ray", "--address", f"127.0.0.1:{port}", "--out", "out"],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                            env=dict(os.environ, COLUMNS="200"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"--address 127.0.0.1:{port}: no Ray cluster answers" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert time.perf_counter() - start < 60  # the whole command, on a loaded 2-core box; the probe itself < 3 s
+    assert not (tmp_path / "out").exists()

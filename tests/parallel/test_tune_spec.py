@@ -120,3 +120,20 @@ def test_the_command_refuses_bad_specs_in_one_line_writing_nothing(tmp_path, tex
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert expected in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_optuna_is_optional_and_named_when_missing(tmp_path, monkeypatch):
+    import sys
+
+    from qfin.cli._jobs import JOBS
+    from qfin.errors import QfinError
+    from qfin.parallel._tune import run_tune
+
+    with pytest.raises(SpecError, match='space.lr: a grid needs search = "random"'):
+        load_tune_spec(_spec(tmp_path, HEAD + 'search = "optuna"\n[space]\nlr = { type = "grid", values = [1.0] }\n'))
+    spec, _ = load_tune_spec(_spec(tmp_path, HEAD + 'search = "optuna"\n[space]\n'
+                                   'lr = { type = "loguniform", low = 1e-3, high = 1e-1 }\n'))
+    monkeypatch.setitem(sys.modules, "optuna", None)
+    with pytest.raises(QfinError, match="needs Optuna, which is not installed: pip install optuna"):
+        run_tune(JOBS["hedger"], spec, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
