@@ -37,6 +37,8 @@ def backtest_command(
     for table in trade_tables(trades, "trade statistics", out_console.width):
         out_console.print(table)
     out_console.print(f"execution: {result.notes['execution']}; costs: {result.notes['costs']}")
+    if "benchmark" in result.notes:
+        out_console.print(f"benchmark: {result.notes['benchmark']} (alpha, beta, IR, TE, up/down capture against it)")
     for name, row in result.metrics.items():
         if row.get("ruined"):
             out_console.print(f"RUINED: {name} on {row['ruin_date']}: its value fell to zero or below; the run ends "
