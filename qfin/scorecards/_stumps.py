@@ -30,7 +30,10 @@ RT_EPS = 1e-6
 
 def prebin_cuts(x: np.ndarray, max_prebins: int) -> np.ndarray:
     """float32 ascending cut points of the non-NaN values of x (a value v goes to prebin #{cuts <= v})."""
-    v = np.sort(x[~np.isnan(x)].astype(np.float32))
+    return _cuts_of_sorted(np.sort(x[~np.isnan(x)].astype(np.float32)), max_prebins)
+
+
+def _cuts_of_sorted(v: np.ndarray, max_prebins: int) -> np.ndarray:
     if v.size == 0:
         return v
     distinct = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
@@ -41,6 +44,55 @@ def prebin_cuts(x: np.ndarray, max_prebins: int) -> np.ndarray:
     return q[q > v[0]]
 
 
+def sorted_histogram(x: np.ndarray, y: np.ndarray, max_prebins: int) -> tuple[np.ndarray, ...]:
+    """(cuts, rows per prebin, bad rows per prebin, missing rows, missing bad rows) of x [n] and y [n] 0/1.
+
+    One sort of 64-bit keys (the float32 value's order-preserving bit pattern, then the 0/1 target in the low
+    bit) gives the sorted values and the target in the same order, so the prebin totals are differences of
+    positions and of a running sum: no per-row search."""
+    keys, miss = _keys(np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(y))
+    keys.sort()
+    v, running = _decode(keys)
+    cuts = _cuts_of_sorted(v, max_prebins)
+    edges = np.empty(cuts.size + 2, dtype=np.int64)
+    edges[0], edges[-1] = 0, v.size
+    edges[1:-1] = np.searchsorted(v, cuts, side="left")
+    return cuts, np.diff(edges).astype(np.float64), np.diff(running[edges]), miss[0], miss[1]
+
+
+@numba.njit(cache=True)
+def _keys(x, y):
+    """The sort keys of the non-missing rows (module notes of :func:`sorted_histogram`) and the missing totals."""
+    keys = np.empty(x.size, dtype=np.int64)
+    x32 = np.empty(x.size, dtype=np.float32)
+    for i in range(x.size):
+        x32[i] = x[i]
+    as_int = x32.view(np.int32)
+    miss = np.zeros(2)
+    m = 0
+    for i in range(x.size):
+        if math.isnan(x[i]):
+            miss[0] += 1.0
+            miss[1] += y[i]
+            continue
+        bits = np.int64(as_int[i])
+        keys[m] = ((bits ^ ((bits >> 31) & 0x7FFFFFFF)) << 1) | np.int64(y[i])  # float order as integers
+        m += 1
+    return keys[:m], miss
+
+
+@numba.njit(cache=True)
+def _decode(keys):
+    """Sorted float32 values and the running count of bad rows ([m + 1], from 0) of sorted keys."""
+    v = np.empty(keys.size, dtype=np.int32)
+    running = np.zeros(keys.size + 1)
+    for i in range(keys.size):
+        back = keys[i] >> 1
+        v[i] = np.int32(back ^ ((back >> 31) & 0x7FFFFFFF))
+        running[i + 1] = running[i] + (keys[i] & 1)
+    return v.view(np.float32), running
+
+
 def stump_boost(x: np.ndarray, y: np.ndarray, n_estimators: int = 30, learning_rate: float = 0.3,
                 max_prebins: int = 256, base_score: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(thresholds float32 ascending, total gain of each) of the depth-1 boosted model of y on the column x.
@@ -48,39 +100,11 @@ def stump_boost(x: np.ndarray, y: np.ndarray, n_estimators: int = 30, learning_r
     x : [n] float64 (NaN = missing).  y : [n] 0/1.  The arguments are XGBoost's (``max_prebins`` = ``max_bin``);
     ``base_score`` defaults to the clipped mean of y, as in :func:`qfin.scorecards._binning.stump_thresholds`.
     """
-    cuts = prebin_cuts(x, max_prebins)
+    cuts, cnt, bad, miss_cnt, miss_bad = sorted_histogram(x, y, max_prebins)
     if cuts.size == 0:
         return cuts, np.empty(0)
-    cnt, bad, miss = _histogram(np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(y, dtype=np.float64),
-                                cuts)
     base = float(np.clip(y.mean(), 1e-6, 1 - 1e-6)) if base_score is None else base_score
-    return _boost(cnt, bad, miss[0], miss[1], cuts, n_estimators, learning_rate, math.log(base / (1 - base)))
-
-
-@numba.njit(cache=True)
-def _histogram(x, y, cuts):
-    """Rows and bad rows per prebin (#{cuts <= float32(x)}, by binary search) and of the missing rows."""
-    k = cuts.size
-    cnt = np.zeros(k + 1)
-    bad = np.zeros(k + 1)
-    miss = np.zeros(2)
-    for i in range(x.size):
-        v = x[i]
-        if math.isnan(v):
-            miss[0] += 1.0
-            miss[1] += y[i]
-            continue
-        v32 = np.float32(v)
-        lo, hi = 0, k
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if cuts[mid] <= v32:
-                lo = mid + 1
-            else:
-                hi = mid
-        cnt[lo] += 1.0
-        bad[lo] += y[i]
-    return cnt, bad, miss
+    return _boost(cnt, bad, miss_cnt, miss_bad, cuts, n_estimators, learning_rate, math.log(base / (1 - base)))
 
 
 @numba.njit(cache=True)

@@ -35,7 +35,8 @@ def test_outputs_and_figures(built, german):
     out, result = built
     names = {p.name for p in out.iterdir()}
     expected = {"metrics.json", "iv_table.csv", "points_table.csv", "frontier.csv", "stability.csv", "roc.png",
-                "frontier.png", "stability.png", "report.html", ".qfin-manifest.json", "reason_codes.csv", "scorecard.json"}
+                "frontier.png", "stability.png", "report.html", ".qfin-manifest.json", "reason_codes.csv",
+                "scorecard.json"}
     expected |= {f"woe_{c}.png" for c in FEATURES}
     assert names == expected
     codes = pl.read_csv(out / "reason_codes.csv")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from qfin.scorecards._binning import stump_thresholds
-from qfin.scorecards._stumps import prebin_cuts, stump_boost
+from qfin.scorecards._stumps import prebin_cuts, sorted_histogram, stump_boost
 
 
 @pytest.mark.parametrize("case", ["rounded_normal", "integers", "rounded_missing", "integers_missing"])
@@ -30,3 +30,20 @@ def test_prebin_cuts():
     q = prebin_cuts(np.arange(10_000, dtype=float), 4)
     assert q.tolist() == [2500.0, 5000.0, 7500.0]
     assert stump_boost(np.full(5, np.nan), np.array([0, 1, 0, 1, 1]))[0].size == 0
+
+
+def test_sorted_histogram_equals_a_direct_count():
+    rng = np.random.default_rng(2)
+    x = np.round(rng.normal(size=3000) * 3, 1)
+    x[:40] = -0.0
+    x[40:60] = np.nan
+    x[60:70] = -1e30
+    y = (rng.random(3000) < 0.3).astype(np.int8)
+    for max_prebins in (256, 16):
+        cuts, cnt, bad, miss_cnt, miss_bad = sorted_histogram(x, y, max_prebins)
+        ok = ~np.isnan(x)
+        idx = np.searchsorted(cuts, x[ok].astype(np.float32), side="right")
+        assert np.array_equal(cuts, prebin_cuts(x, max_prebins))
+        assert np.array_equal(cnt, np.bincount(idx, minlength=cuts.size + 1))
+        assert np.array_equal(bad, np.bincount(idx, weights=y[ok], minlength=cuts.size + 1))
+        assert (miss_cnt, miss_bad) == (20.0, float(y[40:60].sum()))
